@@ -1,0 +1,39 @@
+"""Pure decisions about people: age and the band it puts them in (CN-REG-02, CN-REG-05)."""
+import datetime as dt
+from enum import StrEnum
+
+
+class AgeBand(StrEnum):
+    CHILD = "child"  # under 14: guardian consent needed for any use
+    MINOR = "minor"  # 14-17
+    ADULT = "adult"
+    ELDERLY = "elderly"  # 60 and over
+
+
+MAX_AGE_YEARS = 120
+
+
+def age_on(birth_date: dt.date, today: dt.date) -> int:
+    """Completed years; someone born on 29 February turns a year older on 1 March."""
+    had_birthday = (today.month, today.day) >= (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - (0 if had_birthday else 1)
+
+
+def age_band(age: int | None) -> AgeBand:
+    """Unknown age (staff accounts without a birth date) counts as adult."""
+    if age is None or 18 <= age < 60:
+        return AgeBand.ADULT
+    if age < 14:
+        return AgeBand.CHILD
+    if age < 18:
+        return AgeBand.MINOR
+    return AgeBand.ELDERLY
+
+
+def birth_date_problem(birth_date: dt.date, today: dt.date) -> str | None:
+    """Why a declared birth date cannot be right, or None if it is plausible."""
+    if birth_date > today:
+        return "future"
+    if age_on(birth_date, today) > MAX_AGE_YEARS:
+        return "too_old"
+    return None

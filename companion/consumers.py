@@ -1,0 +1,180 @@
+"""The chat socket (shared/contracts.md §5): parse, authenticate, call a service, reply."""
+import asyncio
+import json
+import time
+from collections import deque
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
+
+from companion import llm, protocol
+from companion.labels import disclosure_text
+from companion.policies import within_rate
+from companion.protocol import FrameError
+from companion.replies import stream_reply
+from companion.selectors import CharacterUnavailable, ConversationNotFound
+from companion.services import MessageRefused, exit_chat, open_chat, post_user_message
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    generation: asyncio.Task | None = None
+    streaming = False  # cleared as soon as message_end is out, before the relay to other tabs
+    closing = False
+
+    async def connect(self):
+        self.user = self.scope["user"]
+        if not self.user.is_authenticated:
+            return await self.close(code=4401)
+        self.language = self.user.language
+        try:
+            opening = await database_sync_to_async(open_chat)(
+                user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"])
+        except CharacterUnavailable:
+            await self.accept()
+            await self.send_json(protocol.closed("blocked"))
+            return await self.close(code=4403)
+        self.conversation = opening.conversation
+        self.group = f"chat.conversation.{self.conversation.pk}"
+        self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
+        self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        character, provider = opening.character, llm.provider()
+        await self.send_json(protocol.ready(
+            conversation=str(self.conversation.public_id), mode=self.conversation.mode,
+            minor_mode=self.user.is_minor,
+            disclosure=disclosure_text(self.language, character.name_for(self.language)),
+            history=[protocol.history_item(message, self.language) for message in opening.history],
+            character={"slug": character.slug, "name": character.name_for(self.language), "role": character.role},
+            model={"provider": provider.name, "model": provider.model, "demo": provider.name == "offline"},
+            limits={"max_message_chars": settings.COMPANION_MAX_MESSAGE_CHARS,
+                    "max_frame_bytes": settings.COMPANION_MAX_FRAME_BYTES,
+                    "messages_per_minute": settings.COMPANION_MESSAGES_PER_MINUTE}))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.closing:
+            return
+        with translation.override(self.language):
+            try:
+                frame = self.parse(text_data, bytes_data)
+                handler = {"message": self.on_message, "cancel": self.on_cancel, "exit": self.on_exit,
+                           "ack": self.on_ack}.get(frame["type"])
+                if handler is None:
+                    raise FrameError("unknown_type", gettext("Unknown frame type."))
+                await handler(frame)
+            except (FrameError, MessageRefused) as error:
+                await self.refuse(error.code, error.detail, frame_too_large=error.code == "frame_too_large")
+            except ConversationNotFound:
+                await self.refuse("not_found", gettext("No such conversation."))
+
+    def parse(self, text_data, bytes_data) -> dict:
+        if text_data is None:
+            raise FrameError("bad_frame", gettext("Send JSON text frames."))
+        if len(text_data.encode("utf-8")) > settings.COMPANION_MAX_FRAME_BYTES:
+            raise FrameError("frame_too_large", gettext("The frame is too large."))
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise FrameError("bad_json", gettext("The frame is not valid JSON.")) from None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise FrameError("bad_frame", gettext("A frame is a JSON object with a string `type`."))
+        return frame
+
+    async def refuse(self, code: str, detail: str, *, frame_too_large: bool = False):
+        """Answer bad input with an error frame; close only on abuse."""
+        await self.send_json(protocol.error(code, detail))
+        now = time.monotonic()
+        abusive = frame_too_large or not within_rate(self.recent_errors, now, limit=self.recent_errors.maxlen)
+        self.recent_errors.append(now)
+        if abusive:
+            self.closing = True
+            await self.close(code=1009 if frame_too_large else 4429)
+
+    async def on_message(self, frame: dict):
+        text, client_id = frame.get("text"), frame.get("client_id")
+        if not isinstance(text, str) or not isinstance(client_id, str):
+            raise FrameError("bad_frame", gettext("A message needs string `text` and `client_id`."))
+        if "conversation" in frame and frame["conversation"] != str(self.conversation.public_id):
+            raise ConversationNotFound(frame["conversation"])
+        if self.streaming:
+            return await self.send_json(protocol.error(
+                "busy", gettext("Wait for the reply to finish, or stop it first."), client_id=client_id))
+        now = time.monotonic()
+        if not within_rate(self.recent_messages, now, limit=self.recent_messages.maxlen):
+            return await self.send_json(protocol.error(
+                "rate_limited", gettext("You are sending messages too quickly."), client_id=client_id))
+        posted = await database_sync_to_async(post_user_message)(
+            user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id)
+        await self.send_json(protocol.message_ack(posted.message))
+        if not posted.created:
+            return
+        self.recent_messages.append(now)
+        if posted.reply is not None:
+            self.streaming = True
+            self.generation = asyncio.create_task(self.generate(posted.reply))
+        await self.relay(protocol.sync([posted.message], self.language))
+        if posted.exit_confirmation is not None:
+            await self.leave(posted.exit_confirmation)
+
+    async def generate(self, job):
+        try:
+            reply = await stream_reply(job, self.send_stream_frame)
+        finally:
+            self.streaming = False
+        await self.relay(protocol.sync([reply], self.language))
+
+    async def send_stream_frame(self, frame: dict):
+        if not self.closing:  # BX-17: after exit nothing more reaches the user
+            await self.send_json(frame)
+
+    async def on_cancel(self, frame: dict):
+        await self.stop_generation()
+
+    async def on_exit(self, frame: dict):
+        await self.leave(await database_sync_to_async(exit_chat)(user=self.user, conversation_id=self.conversation.pk))
+
+    async def on_ack(self, frame: dict):
+        if not isinstance(frame.get("reminder_id"), str):
+            raise FrameError("bad_frame", gettext("An ack needs a string `reminder_id`."))
+        raise FrameError("not_found", gettext("No such reminder."))
+
+    async def stop_generation(self):
+        if self.generation is not None and not self.generation.done():
+            self.generation.cancel()
+            await asyncio.gather(self.generation, return_exceptions=True)
+
+    async def leave(self, confirmation):
+        """CN-USE-03/04, BX-17: stop generating at once, confirm, close every tab of this conversation."""
+        self.closing = True
+        await self.stop_generation()
+        for outgoing in protocol.whole_message(confirmation, self.language):
+            await self.send_json(outgoing)
+        await self.send_json(protocol.closed("exit"))
+        await self.channel_layer.group_send(self.group, {"type": "chat.closed", "origin": self.channel_name,
+                                                         "reason": "exit"})
+        await self.close()
+
+    async def relay(self, frame: dict):
+        """Show other open tabs of this conversation what happened here."""
+        await self.channel_layer.group_send(self.group, {"type": "chat.relay", "origin": self.channel_name,
+                                                         "frame": frame})
+
+    async def chat_relay(self, event):
+        if event["origin"] != self.channel_name and not self.closing:
+            await self.send_json(event["frame"])
+
+    async def chat_closed(self, event):
+        if event["origin"] != self.channel_name and not self.closing:
+            self.closing = True
+            await self.stop_generation()
+            await self.send_json(protocol.closed(event["reason"]))
+            await self.close()
+
+    async def disconnect(self, code):
+        self.closing = True
+        await self.stop_generation()
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -1,0 +1,123 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.fields import EncryptedTextField
+
+
+class CharacterRole(models.TextChoices):
+    FRIEND = "friend", _("Friend")
+    MENTOR = "mentor", _("Mentor")
+    STUDY = "study", _("Study partner")
+    ROMANTIC = "romantic", _("Romantic partner")
+    RELATIVE = "relative", _("Virtual relative")
+    STORYTELLER = "storyteller", _("Storyteller")
+
+
+# Roles never offered to minors (romantic/intimate and virtual-relative roles).
+ADULT_ONLY_ROLES = frozenset({CharacterRole.ROMANTIC, CharacterRole.RELATIVE})
+
+
+class Character(models.Model):
+    slug = models.SlugField(unique=True)
+    role = models.CharField(_("role"), max_length=16, choices=CharacterRole.choices)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=60)
+    name_en = models.CharField(_("name (English)"), max_length=60)
+    tagline_zh = models.CharField(_("tagline (Chinese)"), max_length=200)
+    tagline_en = models.CharField(_("tagline (English)"), max_length=200)
+    persona_zh = models.TextField(_("persona prompt (Chinese)"))
+    persona_en = models.TextField(_("persona prompt (English)"))
+    language = models.CharField(_("primary language"), max_length=10, default="zh-hans")
+    avatar = models.CharField(_("avatar"), max_length=200, help_text=_("Path under static/"))
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "slug"]
+        verbose_name = _("character")
+        verbose_name_plural = _("characters")
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_adult_only(self) -> bool:
+        return self.role in ADULT_ONLY_ROLES
+
+    def name_for(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_zh
+
+    def tagline_for(self, language: str) -> str:
+        return self.tagline_en if language == "en" else self.tagline_zh
+
+    def persona_for(self, language: str) -> str:
+        return self.persona_en if language == "en" else self.persona_zh
+
+
+class Mode(models.TextChoices):
+    AI = "ai", _("AI")
+    WAITING = "waiting", _("Waiting for a human")
+    HUMAN = "human", _("Human staff")
+
+
+class Conversation(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    character = models.ForeignKey(Character, on_delete=models.PROTECT, related_name="conversations")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.AI)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Opening the chat resumes "the current conversation": at most one per user and character.
+            models.UniqueConstraint(fields=["user", "character"], condition=Q(archived_at__isnull=True),
+                                    name="one_current_conversation_per_character"),
+        ]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+
+
+class Author(models.TextChoices):
+    USER = "user", _("User")
+    AI = "ai", _("AI")
+    OPERATOR = "operator", _("Operator")
+    SYSTEM = "system", _("System")
+
+
+class MessageStatus(models.TextChoices):
+    STREAMING = "streaming", _("Being written")
+    COMPLETE = "complete", _("Complete")
+    CANCELLED = "cancelled", _("Stopped by the user")
+    FAILED = "failed", _("Failed")
+    INTERRUPTED = "interrupted", _("Interrupted")
+
+
+class Message(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    author = models.CharField(max_length=10, choices=Author.choices)
+    text = EncryptedTextField(blank=True, default="")
+    status = models.CharField(max_length=12, choices=MessageStatus.choices, default=MessageStatus.COMPLETE)
+    # Idempotent sending: a resend after reconnect carries the same client_id (contracts §5).
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # One AI reply per user message, so a second tab or a rerun never generates twice.
+    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="reply")
+    # Implicit AIGC label fields (CN-DIS-05, GB 45438): set on AI content when it is complete.
+    aigc = models.JSONField(default=dict, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "client_id"], condition=Q(client_id__isnull=False),
+                                    name="message_client_id_once_per_conversation"),
+        ]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")

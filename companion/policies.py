@@ -1,0 +1,47 @@
+"""Pure chat decisions: no ORM, no clock, no I/O (STYLE.md §2)."""
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+_PUNCTUATION = re.compile(r"[\s\.,!?;:~…。，！？；：、“”\"'（）()\[\]【】]+")
+
+# Chinese exit keywords still count inside a short sentence ("我要退出"); English ones only as
+# (almost) the whole message, so "how do I quit smoking" is not an exit.
+SHORT_CHINESE_MESSAGE = 12
+SHORT_ENGLISH_WORDS = 3
+
+
+def normalise_for_keywords(text: str) -> str:
+    """Full-width to half-width, case-folded, without spacing or punctuation."""
+    return _PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def is_exit_request(text: str, keywords: Iterable[str]) -> bool:
+    """CN-USE-04: a message asking to leave ends the session before any generation."""
+    normalised = normalise_for_keywords(text)
+    if not normalised:
+        return False
+    words = normalised.split()
+    compact = normalised.replace(" ", "")
+    for keyword in keywords:
+        key = normalise_for_keywords(keyword)
+        if not key:
+            continue
+        if normalised == key or compact == key.replace(" ", ""):
+            return True
+        if key.isascii():
+            if len(words) <= SHORT_ENGLISH_WORDS and key in words:
+                return True
+        elif len(compact) <= SHORT_CHINESE_MESSAGE and key in compact:
+            return True
+    return False
+
+
+def may_open_character(*, user_is_minor: bool, character_is_adult_only: bool, character_is_active: bool) -> bool:
+    """Romantic and virtual-relative characters are never available to minors (CN-MIN, contracts §4)."""
+    return character_is_active and not (user_is_minor and character_is_adult_only)
+
+
+def within_rate(recent: Sequence[float], now: float, *, limit: int, window: float = 60.0) -> bool:
+    """`recent` holds the times of the last `limit` accepted messages, oldest first."""
+    return len(recent) < limit or now - recent[0] >= window

@@ -1,0 +1,70 @@
+"""Frames of the chat WebSocket protocol (shared/contracts.md §5; extensions in docs/protocol.md)."""
+from companion.labels import visible_label
+from companion.models import Message
+
+
+class FrameError(Exception):
+    """A client frame we cannot accept; `code` is the machine-readable reason."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def history_item(message: Message, language: str) -> dict:
+    item = {
+        "id": str(message.public_id),
+        "author": message.author,
+        "label": visible_label(message.author, language),
+        "text": message.text,
+        "status": message.status,
+        "created_at": message.created_at.isoformat(),
+    }
+    if message.client_id:
+        item["client_id"] = message.client_id
+    if message.aigc:
+        item["aigc"] = message.aigc
+    return item
+
+
+def ready(*, conversation: str, mode: str, minor_mode: bool, disclosure: str, history: list[dict],
+          character: dict, model: dict, limits: dict) -> dict:
+    return {"type": "ready", "conversation": conversation, "mode": mode, "minor_mode": minor_mode,
+            "disclosure": disclosure, "history": history, "character": character, "model": model,
+            "limits": limits}
+
+
+def message_ack(message: Message) -> dict:
+    return {"type": "message_ack", "client_id": message.client_id, "id": str(message.public_id)}
+
+
+def message_start(message_id: str, author: str, language: str) -> dict:
+    return {"type": "message_start", "id": message_id, "author": author, "label": visible_label(author, language)}
+
+
+def message_delta(message_id: str, text: str) -> dict:
+    return {"type": "message_delta", "id": message_id, "text": text}
+
+
+def message_end(message: Message) -> dict:
+    return {"type": "message_end", "id": str(message.public_id), "aigc": message.aigc, "status": message.status}
+
+
+def whole_message(message: Message, language: str) -> list[dict]:
+    """A stored message as start, one delta and end, for text that needs no streaming."""
+    message_id = str(message.public_id)
+    return [message_start(message_id, message.author, language), message_delta(message_id, message.text),
+            message_end(message)]
+
+
+def sync(messages: list[Message], language: str) -> dict:
+    return {"type": "sync", "messages": [history_item(message, language) for message in messages]}
+
+
+def closed(reason: str) -> dict:
+    return {"type": "closed", "reason": reason}
+
+
+def error(code: str, detail: str, **extra) -> dict:
+    return {"type": "error", "code": code, "detail": detail, **extra}

@@ -1,0 +1,49 @@
+"""Streaming an AI reply to a socket: the async half of generation (docs/decisions.md, D-04).
+
+Generation runs as an asyncio task in the ASGI process that holds the user's socket, so the
+first token leaves without a broker hop and cancelling the task closes the model's stream.
+"""
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from channels.db import database_sync_to_async
+from django.utils import translation
+from django.utils.translation import gettext
+
+from companion import llm, protocol
+from companion.models import Message, MessageStatus
+from companion.services import ReplyJob, finish_reply
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+async def stream_reply(job: ReplyJob, send: Send) -> Message:
+    """Send message_start, deltas and message_end for `job`, then return the stored reply.
+
+    Cancelling the task stops the model, stores what was produced with status `cancelled`
+    and still returns normally, so the canceller can await it.
+    """
+    await send(protocol.message_start(job.produce_id, "ai", job.language))
+    parts: list[str] = []
+    status = MessageStatus.COMPLETE
+    failure = None
+    try:
+        async for chunk in llm.provider().stream(job.request):
+            parts.append(chunk)
+            await send(protocol.message_delta(job.produce_id, chunk))
+    except asyncio.CancelledError:
+        status = MessageStatus.CANCELLED
+    except llm.LLMUnavailable as error:
+        logger.warning("reply %s failed: %s", job.produce_id, error)
+        status, failure = MessageStatus.FAILED, error
+    save = database_sync_to_async(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status)
+    reply = await asyncio.shield(save)
+    if failure is not None:
+        with translation.override(job.language):
+            detail = gettext("The AI could not answer right now. Please try again.")
+        await send(protocol.error("llm_unavailable", detail, id=job.produce_id))
+    await send(protocol.message_end(reply))
+    return reply

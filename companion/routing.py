@@ -1,0 +1,7 @@
+from django.urls import path
+
+from companion.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/<slug:character_slug>/", ChatConsumer.as_asgi()),
+]

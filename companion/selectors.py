@@ -1,0 +1,48 @@
+"""Reads. `access_*` raise one error for "missing" and "not yours" alike (STYLE.md §2)."""
+from django.conf import settings
+from django.db.models import QuerySet
+
+from accounts.models import User
+from companion.models import ADULT_ONLY_ROLES, Character, Conversation, Message
+from companion.policies import may_open_character
+
+
+class CharacterUnavailable(Exception):
+    """No such character, or not one this user may open."""
+
+
+class ConversationNotFound(Exception):
+    """No such conversation, or not this user's."""
+
+
+def characters_for(user: User) -> QuerySet[Character]:
+    characters = Character.objects.filter(is_active=True)
+    if user.is_authenticated and user.is_minor:
+        characters = characters.exclude(role__in=ADULT_ONLY_ROLES)
+    return characters
+
+
+def access_character_by_slug(user: User, slug: str) -> Character:
+    character = Character.objects.filter(slug=slug).first()
+    if character is None or not may_open_character(
+            user_is_minor=user.is_minor, character_is_adult_only=character.is_adult_only,
+            character_is_active=character.is_active):
+        raise CharacterUnavailable(slug)
+    return character
+
+
+def access_conversation_by_id(user: User, conversation_id: int, *, lock: bool = False) -> Conversation:
+    queryset = Conversation.objects.select_related("character")
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    try:
+        return queryset.get(pk=conversation_id, user=user)
+    except Conversation.DoesNotExist:
+        raise ConversationNotFound(conversation_id) from None
+
+
+def conversation_history(conversation: Conversation, *, limit: int | None = None) -> list[Message]:
+    """The latest `limit` messages, oldest first."""
+    limit = limit or settings.COMPANION_HISTORY_LIMIT
+    latest = conversation.messages.order_by("-created_at", "-id")[:limit]
+    return list(reversed(latest))

@@ -1,0 +1,257 @@
+"""Embedded default settings, driven by the environment (names per shared/contracts.md §2).
+
+Unset, nothing here needs a running service: SQLite, the in-memory channel layer, eager
+Celery and the offline LLM provider. DATABASE_URL and REDIS_URL switch to PostgreSQL,
+channels-redis, a Redis cache and Celery workers on Redis.
+"""
+import os
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+ENV_FILE = BASE_DIR / ".env"
+
+
+def _load_env_file(path: Path) -> None:
+    """Read KEY=VALUE lines into os.environ without overriding what the process already has."""
+    if not path.exists():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+
+
+def _ensure_dev_encryption_key(path: Path) -> None:
+    """Contracts §2: a development FIELD_ENCRYPTION_KEYS is generated into .env when absent."""
+    if os.environ.get("FIELD_ENCRYPTION_KEYS") or os.environ.get("DJANGO_ENV") == "production":
+        return
+    key = Fernet.generate_key().decode()
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"FIELD_ENCRYPTION_KEYS={key}\n")
+    os.environ["FIELD_ENCRYPTION_KEYS"] = key
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+_load_env_file(ENV_FILE)
+_ensure_dev_encryption_key(ENV_FILE)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-insecure-4mZ8yq1Kc7pQ2vT9wX3rN6bH0sJ5dL")
+DEBUG = env_bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_celery_beat",
+    "allauth",
+    "allauth.account",
+    # Ours, in dependency order (STYLE.md §1): companion → guardians → moderation → accounts.
+    "accounts",
+    "moderation",
+    "guardians",
+    "companion",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "companion.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "companion.urls"
+ASGI_APPLICATION = "companion.asgi.application"
+WSGI_APPLICATION = "companion.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "companion.context_processors.service",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # WAL lets the chat server read while another connection writes.
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                        "transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+# Services own their transactions (STYLE.md §7).
+for _db in DATABASES.values():
+    _db["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer, cache, Celery ----------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi")},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "Asia/Shanghai"
+
+# --- Auth (django-allauth) -------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.ProfileSignupForm"
+ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_UNIQUE_EMAIL = True
+# allauth's own limits: failed logins per IP and per account, sign-ups per IP.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "signup": "20/h/ip"}
+ACCOUNT_SESSION_REMEMBER = None
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Haven <no-reply@example.com>")
+
+# --- i18n ------------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- Static ----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Security --------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Field encryption (chat content at rest) -------------------------------------------
+# Comma list, newest first; MultiFernet encrypts with the first and decrypts with any.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+
+# --- LLM -------------------------------------------------------------------------------
+LLM_PROVIDER = os.environ.get("LLM_PROVIDER", "offline")
+OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1")
+OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
+OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
+OPENAI_TIMEOUT_SECONDS = float(os.environ.get("OPENAI_TIMEOUT_SECONDS", "30"))
+OPENAI_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("OPENAI_CONNECT_TIMEOUT_SECONDS", "5"))
+OPENAI_MAX_RETRIES = int(os.environ.get("OPENAI_MAX_RETRIES", "2"))
+OPENAI_MAX_TOKENS = int(os.environ.get("OPENAI_MAX_TOKENS", "512"))
+# Pause between streamed chunks of the offline demo model, so streaming, cancel and
+# exit behave as they do with a real model.
+LLM_OFFLINE_CHUNK_DELAY_MS = int(os.environ.get("LLM_OFFLINE_CHUNK_DELAY_MS", "40"))
+
+# --- Compliance settings ---------------------------------------------------------------
+CN_REGIME = os.environ.get("CN_REGIME", "union")
+POLICY_PACKS = env_list("POLICY_PACKS", "CN")
+MODERATION_PROVIDERS = env_list("MODERATION_PROVIDERS")
+
+# Service identity used in labels (CN-DIS-04, CN-DIS-05) and the footer (CN-GOV-05).
+COMPANION_SERVICE_NAME = os.environ.get("COMPANION_SERVICE_NAME", "Haven")
+COMPANION_PROVIDER_CODE = os.environ.get("COMPANION_PROVIDER_CODE", "HAVEN-DEMO-001")
+COMPANION_ALGORITHM_FILING_NUMBER = os.environ.get("COMPANION_ALGORITHM_FILING_NUMBER", "")
+COMPANION_ALGORITHM_FILING_URL = os.environ.get("COMPANION_ALGORITHM_FILING_URL", "")
+# Chat input limits, documented in docs/protocol.md.
+COMPANION_MAX_MESSAGE_CHARS = 2000
+COMPANION_MAX_FRAME_BYTES = 16 * 1024
+COMPANION_MESSAGES_PER_MINUTE = 30
+COMPANION_ERRORS_BEFORE_CLOSE = 20
+COMPANION_HISTORY_LIMIT = 50
+COMPANION_PROMPT_HISTORY_TURNS = 12
+# CN-USE-04: editable exit keyword list, checked before any generation.
+COMPANION_EXIT_KEYWORDS = ["退出", "结束对话", "结束聊天", "退出聊天", "exit", "quit", "/exit", "/quit"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,13 @@
+"""Test settings: the embedded default (or PostgreSQL/Redis from the environment) made fast."""
+import os
+
+from .base import *  # noqa: F401,F403
+from .base import CHANNEL_LAYERS, REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LLM_OFFLINE_CHUNK_DELAY_MS = 5
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ACCOUNT_RATE_LIMITS = {}
+if REDIS_URL:
+    # Parallel runs on one Redis must not see each other's groups.
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test{os.getpid()}"

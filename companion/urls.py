@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts.views import set_language
+from companion import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("chat/<slug:character_slug>/", views.chat, name="chat"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

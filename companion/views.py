@@ -1,0 +1,75 @@
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import get_language, gettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from companion import llm
+from companion.health import run_checks
+from companion.labels import copy_suffix, disclosure_text
+from companion.selectors import CharacterUnavailable, access_character_by_slug, characters_for
+
+
+@require_GET
+def home(request):
+    language = get_language()
+    characters = [
+        {"slug": c.slug, "name": c.name_for(language), "tagline": c.tagline_for(language), "avatar": c.avatar,
+         "role": c.get_role_display()}
+        for c in characters_for(request.user)
+    ]
+    return render(request, "companion/home.html", {"characters": characters})
+
+
+@login_required
+@require_GET
+def chat(request, character_slug: str):
+    try:
+        character = access_character_by_slug(request.user, character_slug)
+    except CharacterUnavailable:
+        raise Http404 from None
+    language = get_language()
+    provider = llm.provider()
+    return render(request, "companion/chat.html", {
+        "character": character,
+        "character_name": character.name_for(language),
+        "disclosure": disclosure_text(language, character.name_for(language)),
+        "copy_suffix": copy_suffix(language),
+        "model_label": f"{provider.name}:{provider.model}",
+        "chat_strings": chat_strings(language),
+    })
+
+
+def chat_strings(language: str) -> dict:
+    """Interface text the chat script needs, translated on the server."""
+    return {
+        "copySuffix": copy_suffix(language),
+        "connected": gettext("Connected"),
+        "connecting": gettext("Connecting…"),
+        "reconnecting": gettext("Connection lost. Reconnecting…"),
+        "stopped": gettext("Stopped"),
+        "failed": gettext("Could not be completed"),
+        "interrupted": gettext("Interrupted"),
+        "notSent": gettext("Not sent"),
+        "copy": gettext("Copy"),
+        "copied": gettext("Copied with its AI label"),
+        "you": gettext("You"),
+        "closed": {
+            "exit": gettext("You have left this chat."),
+            "blocked": gettext("This character is not available to you."),
+            "time_limit": gettext("Today's time limit is reached."),
+            "curfew": gettext("Chat is closed during rest hours."),
+            "suspended": gettext("This account is suspended."),
+            "service_ended": gettext("This service has ended."),
+        },
+        "modes": {"ai": gettext("AI"), "waiting": gettext("Waiting for a human"), "human": gettext("Human staff")},
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = run_checks()
+    healthy = all(result.startswith("ok") for result in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)

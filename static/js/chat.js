@@ -1,0 +1,264 @@
+// Chat page: one WebSocket per open tab (protocol: docs/protocol.md).
+// The server is the truth: on every (re)connect the `ready` frame rebuilds the list from history,
+// then unacknowledged messages are resent with their client_id, which the server stores once.
+(function () {
+  "use strict";
+  const root = document.getElementById("chat");
+  if (!root) return;
+  const S = JSON.parse(document.getElementById("chat-strings").textContent);
+  const list = document.getElementById("messages");
+  const input = document.getElementById("message-input");
+  const form = document.getElementById("composer");
+  const sendButton = document.getElementById("send-button");
+  const stopButton = document.getElementById("stop-button");
+  const exitButton = document.getElementById("exit-button");
+  const statusEl = document.getElementById("connection-status");
+  const notice = document.getElementById("chat-notice");
+  const disclosure = document.getElementById("disclosure");
+  const closedPanel = document.getElementById("closed-panel");
+  const closedText = document.getElementById("closed-text");
+  const speakerBadge = document.getElementById("speaker-badge");
+  const outboxKey = "outbox:" + root.dataset.slug;
+
+  let ws = null;
+  let closedForGood = false;
+  let leaving = false;
+  let retry = 0;
+  let streaming = null; // id of the message being streamed
+  let outbox = loadOutbox();
+
+  function loadOutbox() {
+    try { return JSON.parse(sessionStorage.getItem(outboxKey)) || []; } catch (e) { return []; }
+  }
+  function saveOutbox() { sessionStorage.setItem(outboxKey, JSON.stringify(outbox)); }
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function setStatus(text, state) {
+    statusEl.textContent = text;
+    statusEl.dataset.state = state;
+  }
+
+  function showNotice(text) {
+    notice.textContent = text;
+    notice.hidden = !text;
+  }
+
+  function bubble({ id, author, label, text, status, clientId }) {
+    const li = document.createElement("li");
+    li.className = "msg msg-" + author;
+    if (id) li.dataset.id = id;
+    if (clientId) li.dataset.clientId = clientId;
+    li.dataset.author = author;
+    const meta = document.createElement("div");
+    meta.className = "msg-meta";
+    const badge = document.createElement("span");
+    badge.className = "badge msg-label " + (author === "ai" ? "badge-ai" : author === "operator" ? "badge-human" : "badge-plain");
+    badge.textContent = label || S.you;
+    meta.appendChild(badge);
+    const body = document.createElement("div");
+    body.className = "msg-text";
+    body.textContent = text || "";
+    li.append(meta, body);
+    if (author === "ai") {
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "link-button copy-button";
+      copy.textContent = S.copy;
+      copy.addEventListener("click", () => copyMessage(li, copy));
+      meta.appendChild(copy);
+    }
+    setStatusNote(li, status);
+    list.appendChild(li);
+    list.scrollTop = list.scrollHeight;
+    return li;
+  }
+
+  function setStatusNote(li, status) {
+    const old = li.querySelector(".msg-status");
+    if (old) old.remove();
+    li.dataset.status = status || "complete";
+    const text = { cancelled: S.stopped, failed: S.failed, interrupted: S.interrupted, not_sent: S.notSent }[status];
+    if (text) {
+      const note = document.createElement("span");
+      note.className = "msg-status";
+      note.textContent = text;
+      li.querySelector(".msg-meta").appendChild(note);
+    }
+  }
+
+  // CN-DIS-04: copied AI text carries its label.
+  function copyMessage(li, button) {
+    const text = li.querySelector(".msg-text").textContent + "\n" + S.copySuffix;
+    navigator.clipboard.writeText(text).then(() => {
+      button.textContent = S.copied;
+      setTimeout(() => { button.textContent = S.copy; }, 1500);
+    });
+  }
+  document.addEventListener("copy", (event) => {
+    const selection = document.getSelection();
+    if (!selection || selection.isCollapsed) return;
+    const node = selection.anchorNode && selection.anchorNode.parentElement;
+    if (node && node.closest(".msg-ai")) {
+      event.clipboardData.setData("text/plain", selection.toString() + "\n" + S.copySuffix);
+      event.preventDefault();
+    }
+  });
+
+  function findById(id) { return list.querySelector('[data-id="' + CSS.escape(id) + '"]'); }
+  function findByClientId(cid) { return list.querySelector('[data-client-id="' + CSS.escape(cid) + '"]'); }
+
+  function setStreaming(id) {
+    streaming = id;
+    stopButton.hidden = !id;
+    sendButton.disabled = Boolean(id);
+  }
+
+  function renderHistory(items) {
+    list.replaceChildren();
+    for (const item of items) {
+      bubble({ id: item.id, author: item.author, label: item.label, text: item.text, status: item.status, clientId: item.client_id });
+    }
+    for (const pending of outbox) {
+      if (!findByClientId(pending.client_id)) {
+        bubble({ author: "user", label: S.you, text: pending.text, status: "pending", clientId: pending.client_id });
+      }
+    }
+  }
+
+  const handlers = {
+    ready(frame) {
+      retry = 0;
+      setStatus(S.connected, "open");
+      disclosure.textContent = frame.disclosure;
+      setMode(frame.mode);
+      setStreaming(null);
+      renderHistory(frame.history);
+      for (const pending of outbox) send({ type: "message", text: pending.text, client_id: pending.client_id });
+    },
+    message_ack(frame) {
+      outbox = outbox.filter((p) => p.client_id !== frame.client_id);
+      saveOutbox();
+      const li = findByClientId(frame.client_id);
+      if (li) { li.dataset.id = frame.id; setStatusNote(li, "complete"); }
+    },
+    message_start(frame) {
+      if (!findById(frame.id)) bubble({ id: frame.id, author: frame.author, label: frame.label, text: "", status: "streaming" });
+      if (frame.author === "ai") setStreaming(frame.id);
+    },
+    message_delta(frame) {
+      const li = findById(frame.id);
+      if (li) li.querySelector(".msg-text").textContent += frame.text;
+      list.scrollTop = list.scrollHeight;
+    },
+    message_end(frame) {
+      const li = findById(frame.id);
+      if (li) {
+        setStatusNote(li, frame.status);
+        if (frame.aigc && frame.aigc.ProduceID) li.dataset.produceId = frame.aigc.ProduceID;
+      }
+      if (streaming === frame.id) setStreaming(null);
+    },
+    sync(frame) {
+      for (const item of frame.messages) {
+        const existing = findById(item.id) || (item.client_id && findByClientId(item.client_id));
+        if (existing) {
+          existing.dataset.id = item.id;
+          existing.querySelector(".msg-text").textContent = item.text;
+          setStatusNote(existing, item.status);
+        } else {
+          bubble({ id: item.id, author: item.author, label: item.label, text: item.text, status: item.status, clientId: item.client_id });
+        }
+      }
+    },
+    mode(frame) { setMode(frame.mode); },
+    error(frame) {
+      showNotice(frame.detail);
+      if (frame.client_id) {
+        outbox = outbox.filter((p) => p.client_id !== frame.client_id);
+        saveOutbox();
+        const li = findByClientId(frame.client_id);
+        if (li) { setStatusNote(li, "not_sent"); input.value = input.value || li.querySelector(".msg-text").textContent; }
+      }
+    },
+    closed(frame) { closeForGood(S.closed[frame.reason] || S.closed.exit); },
+  };
+
+  function setMode(mode) {
+    root.dataset.mode = mode;
+    speakerBadge.textContent = S.modes[mode] || S.modes.ai;
+  }
+
+  function closeForGood(text) {
+    closedForGood = true;
+    setStreaming(null);
+    closedText.textContent = text;
+    closedPanel.hidden = false;
+    form.hidden = true;
+    exitButton.disabled = true;
+    setStatus("", "closed");
+    if (ws && ws.readyState <= 1) ws.close();
+  }
+
+  function send(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + root.dataset.wsPath);
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      // After the user pressed exit, nothing more from the model is shown (BX-17).
+      if (leaving && (frame.type === "message_delta" || frame.author === "ai")) return;
+      const handler = handlers[frame.type];
+      if (handler) handler(frame);
+    });
+    ws.addEventListener("close", () => {
+      if (closedForGood) return;
+      setStreaming(null);
+      setStatus(S.reconnecting, "reconnecting");
+      const delay = Math.min(15000, 500 * 2 ** retry++);
+      setTimeout(connect, delay);
+    });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || streaming) return;
+    showNotice("");
+    const pending = { client_id: newClientId(), text };
+    outbox.push(pending);
+    saveOutbox();
+    bubble({ author: "user", label: S.you, text, status: "pending", clientId: pending.client_id });
+    input.value = "";
+    send({ type: "message", text, client_id: pending.client_id });
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  stopButton.addEventListener("click", () => send({ type: "cancel" }));
+  // CN-USE-03 / BX-17: one click leaves, even mid-reply or while disconnected.
+  exitButton.addEventListener("click", () => {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      closedForGood = true;
+      leaving = true;
+      setStreaming(null);
+      send({ type: "exit" });
+    } else {
+      closeForGood(S.closed.exit);
+    }
+  });
+
+  setStatus(S.connecting, "connecting");
+  connect();
+})();

@@ -1,0 +1,36 @@
+import pytest
+
+from companion.policies import is_exit_request, may_open_character, within_rate
+
+KEYWORDS = ["退出", "结束对话", "exit", "quit", "/exit"]
+
+
+@pytest.mark.parametrize("text", [
+    "退出", "结束对话", "exit", "EXIT", "Quit!", "/exit", "ｅｘｉｔ", " 退出。", "我要退出", "结束对话吧", "exit now", "i quit",
+])
+def test_exit_requests(text):
+    assert is_exit_request(text, KEYWORDS)
+
+
+@pytest.mark.parametrize("text", [
+    "how do I quit smoking when everyone around me smokes",
+    "the exit of the highway was closed today, so I was late",
+    "我不想退出学校的合唱团，但是最近真的好累，每天都练习到很晚",
+    "", "   ", "hello",
+])
+def test_not_exit_requests(text):
+    assert not is_exit_request(text, KEYWORDS)
+
+
+def test_adult_only_characters_are_never_open_to_minors():
+    assert not may_open_character(user_is_minor=True, character_is_adult_only=True, character_is_active=True)
+    assert may_open_character(user_is_minor=True, character_is_adult_only=False, character_is_active=True)
+    assert may_open_character(user_is_minor=False, character_is_adult_only=True, character_is_active=True)
+    assert not may_open_character(user_is_minor=False, character_is_adult_only=False, character_is_active=False)
+
+
+def test_within_rate():
+    assert within_rate([], 100.0, limit=2)
+    assert within_rate([1.0], 100.0, limit=2)
+    assert not within_rate([50.0, 60.0], 100.0, limit=2)
+    assert within_rate([30.0, 60.0], 100.0, limit=2)  # the oldest left the window

@@ -1,0 +1,144 @@
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from tests.fixtures import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_characters_with_ai_badges(client, demo):
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for slug in ["friend", "mentor", "study-buddy", "partner", "family", "storyteller"]:
+        assert f'data-slug="{slug}"' in page
+    assert "Sign in to chat" in page
+    assert "may not be suitable for some minors" in page  # US-CA-05
+
+
+def test_home_hides_adult_only_characters_from_minors(client, demo):
+    client.force_login(User.objects.get(username="minor13"))
+    page = client.get("/").content.decode()
+    assert 'data-slug="friend"' in page
+    assert 'data-slug="partner"' not in page and 'data-slug="family"' not in page
+
+
+def test_chat_page_needs_login(client, demo):
+    response = client.get("/chat/friend/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_chat_page_shows_disclosure_exit_and_demo_label(client, demo):
+    client.force_login(UserFactory())
+    page = client.get("/chat/friend/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="exit-button"' in page and "Exit chat" in page
+    assert "not a human being" in page  # CN-DIS-01
+    assert "Demo model (offline)" in page
+    strings = json.loads(re.search(r'<script id="chat-strings" type="application/json">(.*?)</script>', page).group(1))
+    assert strings["copySuffix"] == "[AI-generated · Haven]"  # copied AI text keeps its label (CN-DIS-04)
+    assert "<script>" not in page  # CSP: no inline script
+
+
+def test_chat_page_in_chinese(client, demo):
+    client.force_login(UserFactory(language="zh-hans"))
+    page = client.get("/chat/friend/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "退出聊天" in page and "而非自然人" in page and 'lang="zh-hans"' in page
+
+
+def test_unknown_and_forbidden_characters_are_404(client, demo):
+    client.force_login(User.objects.get(username="minor13"))
+    assert client.get("/chat/partner/").status_code == 404
+    assert client.get("/chat/nobody/").status_code == 404
+
+
+def test_security_headers(client, demo):
+    response = client.get("/")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_healthz_reports_each_check(client):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "channel_layer", "celery_broker"}
+    assert all(value.startswith("ok") for value in body["checks"].values())
+
+
+def test_healthz_reports_a_broken_broker(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    from companion.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    assert response.json()["checks"]["celery_broker"].startswith("error")
+
+
+def _csrf(client, url):
+    page = client.get(url).content.decode()
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_sign_up_with_birth_date_then_chat(client, demo):
+    client.handler.enforce_csrf_checks = True
+    token = _csrf(client, "/accounts/signup/")
+    response = client.post("/accounts/signup/", {
+        "csrfmiddlewaretoken": token, "email": "new@example.com", "username": "newbie",
+        "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
+        "birth_date": "1995-03-04", "region": "CN"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    user = User.objects.get(username="newbie")
+    assert str(user.birth_date) == "1995-03-04" and user.region == "CN" and user.language == "en"
+    assert client.get("/chat/friend/").status_code == 200
+
+
+@pytest.mark.parametrize("birth_date, message", [
+    ("", "This field is required."),
+    ("2999-01-01", "cannot be in the future"),
+    ("1850-01-01", "older than 120"),
+    ("not-a-date", "Enter a valid date."),
+])
+def test_sign_up_rejects_bad_birth_dates_and_saves_nothing(client, demo, birth_date, message):
+    response = client.post("/accounts/signup/", {
+        "email": "bad@example.com", "username": "baddate", "password1": "a-long-passphrase-42",
+        "password2": "a-long-passphrase-42", "birth_date": birth_date, "region": "CN"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not User.objects.filter(username="baddate").exists()
+
+
+def test_sign_in_with_login_field(client, demo):
+    token = _csrf(client, "/accounts/login/")
+    response = client.post("/accounts/login/", {"csrfmiddlewaretoken": token, "login": "adult",
+                                                "password": "demo-pass-2026"})
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+
+
+def test_login_post_without_csrf_is_refused(demo):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post("/accounts/login/", {"login": "adult", "password": "demo-pass-2026"})
+    assert response.status_code == 403
+
+
+def test_language_switch_is_remembered_on_the_account(client, demo):
+    user = UserFactory(language="zh-hans")
+    client.force_login(user)
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.language == "en"
+    assert "Characters" in client.get("/").content.decode()
+
+
+def test_saved_language_applies_without_a_cookie(client, demo):
+    client.force_login(UserFactory(language="en"))
+    assert 'lang="en"' in client.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()

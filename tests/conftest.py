@@ -1,0 +1,55 @@
+import asyncio
+import os
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.management import call_command
+from django.db import connections
+
+from companion import llm
+
+pytest_plugins = ["tests.fixtures"]
+
+
+def pytest_sessionstart(session):
+    """Under CI the suite must run on the real services (DEVELOPERS.md): fail loudly, never fall back."""
+    if os.environ.get("CI") != "true":
+        return
+    from django.conf import settings
+
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("CI=true but DATABASE_URL does not point at PostgreSQL")
+    if not settings.REDIS_URL:
+        problems.append("CI=true but REDIS_URL is not set")
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+        except redis.RedisError as error:
+            problems.append(f"Redis at {settings.REDIS_URL} does not answer: {error}")
+    if problems:
+        pytest.exit("; ".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_worker_thread_connections(django_db_setup, django_db_blocker):
+    """Async tests reach the database from asgiref's worker thread; close its connection before
+    the test database is dropped, or PostgreSQL refuses to drop a database in use."""
+    yield
+    with django_db_blocker.unblock():
+        asyncio.run(database_sync_to_async(connections.close_all)())
+
+
+@pytest.fixture(autouse=True)
+def fresh_llm_provider():
+    """Providers are cached per process; tests change LLM settings, so rebuild around each test."""
+    llm.provider.cache_clear()
+    yield
+    llm.provider.cache_clear()
+
+
+@pytest.fixture
+def demo(db):
+    call_command("seed_demo", verbosity=0)

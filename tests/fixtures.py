@@ -1,0 +1,71 @@
+import asyncio
+import datetime as dt
+
+import factory
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from companion.asgi import application
+from tests.fakes.openai_server import FakeOpenAIServer
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    birth_date = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=365 * 30))
+    language = "en"
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+@pytest.fixture
+def fake_openai(settings):
+    """Point the `openai` provider at a local OpenAI-compatible server."""
+    server = FakeOpenAIServer().start()
+    settings.LLM_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL = server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.OPENAI_MODEL = "fake-model"
+    settings.OPENAI_MAX_RETRIES = 0
+    settings.OPENAI_TIMEOUT_SECONDS = 2
+    yield server
+    server.stop()
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def open_socket(user: User | None, slug: str = "friend", origin: bytes = b"http://testserver"):
+    headers = [(b"origin", origin), (b"host", b"testserver")]
+    if user is not None:
+        headers.append((b"cookie", (await database_sync_to_async(session_cookie)(user)).encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{slug}/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
+async def frames_until(communicator: WebsocketCommunicator, frame_type: str, timeout: float = 5) -> list[dict]:
+    """Every frame up to and including the first of `frame_type`."""
+    frames = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        frame = await communicator.receive_json_from(timeout=max(remaining, 0.01))
+        frames.append(frame)
+        if frame["type"] == frame_type:
+            return frames
