@@ -20,8 +20,10 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+# The compiled catalogues are committed too; without GNU gettext they are used as they are.
 messages: install
-	$(BIN)/python manage.py compilemessages --ignore=.venv -v0
+	@if command -v msgfmt >/dev/null 2>&1; then $(BIN)/python manage.py compilemessages --ignore=.venv -v0; \
+	else echo "msgfmt not found: using the committed .mo files"; fi
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput -v0

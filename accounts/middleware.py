@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.utils import translation
+
+from accounts.policies import interface_language
 
 
 class UserLanguageMiddleware:
@@ -9,7 +12,9 @@ class UserLanguageMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.language and not request.COOKIES.get("django_language"):
-            translation.activate(user.language)
-            request.LANGUAGE_CODE = user.language
+        if user is not None and user.is_authenticated and user.language:
+            language = interface_language(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME), user.language,
+                                          dict(settings.LANGUAGES))
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         return self.get_response(request)

@@ -1,5 +1,6 @@
 """Pure decisions about people: age and the band it puts them in (CN-REG-02, CN-REG-05)."""
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -37,3 +38,8 @@ def birth_date_problem(birth_date: dt.date, today: dt.date) -> str | None:
     if age_on(birth_date, today) > MAX_AGE_YEARS:
         return "too_old"
     return None
+
+
+def interface_language(chosen: str | None, saved: str, available: Iterable[str]) -> str:
+    """The language a person just picked (cookie) wins over the one saved on their account."""
+    return chosen if chosen in set(available) else saved

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 
+from accounts.policies import interface_language
 from companion import llm, protocol
 from companion.labels import disclosure_text
 from companion.policies import within_rate
@@ -28,7 +29,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope["user"]
         if not self.user.is_authenticated:
             return await self.close(code=4401)
-        self.language = self.user.language
+        self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
+                                           self.user.language, dict(settings.LANGUAGES))
         try:
             opening = await database_sync_to_async(open_chat)(
                 user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"])
@@ -121,7 +123,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def generate(self, job):
         try:
-            reply = await stream_reply(job, self.send_stream_frame)
+            reply = await stream_reply(job, self.send_stream_frame, language=self.language)
         finally:
             self.streaming = False
         await self.relay(protocol.sync([reply], self.language))

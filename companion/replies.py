@@ -20,13 +20,16 @@ logger = logging.getLogger(__name__)
 Send = Callable[[dict], Awaitable[None]]
 
 
-async def stream_reply(job: ReplyJob, send: Send) -> Message:
+async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> Message:
     """Send message_start, deltas and message_end for `job`, then return the stored reply.
+
+    `language` is the interface language (labels, errors); the reply itself is written in
+    `job.language`, the language the user wrote in.
 
     Cancelling the task stops the model, stores what was produced with status `cancelled`
     and still returns normally, so the canceller can await it.
     """
-    await send(protocol.message_start(job.produce_id, "ai", job.language))
+    await send(protocol.message_start(job.produce_id, "ai", language))
     parts: list[str] = []
     status = MessageStatus.COMPLETE
     failure = None
@@ -42,7 +45,7 @@ async def stream_reply(job: ReplyJob, send: Send) -> Message:
     save = database_sync_to_async(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status)
     reply = await asyncio.shield(save)
     if failure is not None:
-        with translation.override(job.language):
+        with translation.override(language):
             detail = gettext("The AI could not answer right now. Please try again.")
         await send(protocol.error("llm_unavailable", detail, id=job.produce_id))
     await send(protocol.message_end(reply))

@@ -2,7 +2,7 @@
 import os
 
 from .base import *  # noqa: F401,F403
-from .base import CHANNEL_LAYERS, REDIS_URL
+from .base import CACHES, CHANNEL_LAYERS, REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LLM_OFFLINE_CHUNK_DELAY_MS = 5
@@ -11,3 +11,4 @@ ACCOUNT_RATE_LIMITS = {}
 if REDIS_URL:
     # Parallel runs on one Redis must not see each other's groups.
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test{os.getpid()}"
+    CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"

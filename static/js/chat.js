@@ -23,6 +23,7 @@
   let ws = null;
   let closedForGood = false;
   let leaving = false;
+  let cutId = null; // the reply that was streaming when the user pressed exit
   let retry = 0;
   let streaming = null; // id of the message being streamed
   let outbox = loadOutbox();
@@ -215,7 +216,7 @@
       let frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       // After the user pressed exit, nothing more from the model is shown (BX-17).
-      if (leaving && (frame.type === "message_delta" || frame.author === "ai")) return;
+      if (leaving && (frame.author === "ai" || (frame.type === "message_delta" && frame.id === cutId))) return;
       const handler = handlers[frame.type];
       if (handler) handler(frame);
     });
@@ -252,6 +253,7 @@
     if (ws && ws.readyState === WebSocket.OPEN) {
       closedForGood = true;
       leaving = true;
+      cutId = streaming;
       setStreaming(null);
       send({ type: "exit" });
     } else {

@@ -1,0 +1,111 @@
+"""Page actions shared by the browser tests."""
+import gettext
+import re
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PASSWORD = "demo-pass-2026"
+REPLY_TIMEOUT_MS = 20_000  # a whole offline reply at 60 ms a chunk takes 2-4 s
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def login(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/accounts/login/")
+    page.locator("input[name=login]").fill(username)
+    page.locator("input[name=password]").fill(password)
+    with page.expect_navigation():
+        page.locator("input[name=password]").press("Enter")
+    expect(page.get_by_test_id("whoami")).to_have_text(username)
+
+
+def choose_language(page: Page, code: str) -> None:
+    """Pick the interface language with the header selector, as a person would."""
+    with page.expect_navigation():
+        page.locator("#language-select").select_option(code)
+    expect(page.locator("html")).to_have_attribute("lang", code)
+
+
+def open_chat(page: Page, slug: str) -> None:
+    response = page.goto(f"/chat/{slug}/")
+    assert response is not None and response.status == 200, f"/chat/{slug}/ answered {response and response.status}"
+    # `ready` arrived: the history is rendered and the composer is live.
+    expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
+
+
+def watch_streaming(page: Page) -> None:
+    """Record, in the page, every length the streaming AI bubble had and whether Stop was shown."""
+    page.evaluate("""() => {
+        const seen = window.__e2e = {lengths: [], stopShown: false};
+        const chat = document.getElementById("chat");
+        const stop = document.getElementById("stop-button");
+        const record = () => {
+            for (const li of chat.querySelectorAll('li.msg-ai[data-status="streaming"]')) {
+                seen.lengths.push(li.querySelector(".msg-text").textContent.length);
+            }
+            if (!stop.hidden) seen.stopShown = true;
+        };
+        new MutationObserver(record).observe(chat, {subtree: true, childList: true, characterData: true,
+                                                   attributes: true});
+    }""")
+
+
+def streaming_record(page: Page) -> dict:
+    return page.evaluate("() => window.__e2e")
+
+
+def send_message(page: Page, text: str) -> Locator:
+    """Type `text`, press Enter, wait for the server's ack; return the bubble the reply will fill."""
+    replies_before = page.locator("li.msg-ai").count()
+    box = page.locator("#message-input")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+    mine = page.locator("li.msg-user").filter(has=exact_text(page, text)).last
+    expect(mine).to_have_attribute("data-status", "complete")  # message_ack
+    return page.locator("li.msg-ai").nth(replies_before)
+
+
+def wait_for_reply(reply: Locator) -> str:
+    expect(reply).to_have_attribute("data-status", "complete", timeout=REPLY_TIMEOUT_MS)
+    text = reply.locator(".msg-text").text_content() or ""
+    assert text.strip(), "the AI reply is empty"
+    return text
+
+
+def exact_text(page: Page, text: str) -> Locator:
+    return page.locator(".msg-text", has_text=re.compile(rf"^{re.escape(text)}$"))
+
+
+def expect_in_history(page: Page, author: str, text: str) -> Locator:
+    bubble = page.locator(f"li.msg-{author}").filter(has=exact_text(page, text))
+    expect(bubble).to_have_count(1)
+    return bubble
+
+
+def exit_chat(page: Page) -> None:
+    notices_before = page.locator("li.msg-system").count()
+    page.locator("#exit-button").click()
+    expect_closed(page, notices_before)
+
+
+def expect_closed(page: Page, notices_before: int, timeout: float | None = None) -> None:
+    """The chat is closed for good: panel shown, composer gone, the server's confirmation readable."""
+    expect(page.locator("#closed-panel")).to_be_visible(timeout=timeout)
+    expect(page.locator("#closed-text")).not_to_be_empty()
+    expect(page.locator("#composer")).to_be_hidden()
+    expect(page.locator("#exit-button")).to_be_disabled()
+    # CN-USE-06: the stored confirmation ("You have ended this conversation.") arrives as a system message.
+    confirmation = page.locator("li.msg-system").nth(notices_before)
+    expect(confirmation.locator(".msg-text")).not_to_be_empty()
+
+
+def zh_translation(msgid: str) -> str | None:
+    """The compiled zh-hans translation of `msgid`, or None while the catalogue is not compiled."""
+    mo = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.mo"
+    if not mo.exists():
+        return None
+    with mo.open("rb") as handle:
+        translated = gettext.GNUTranslations(handle).gettext(msgid)
+    return translated if translated != msgid else None
