@@ -17,12 +17,14 @@ from companion.policies import within_rate
 from companion.protocol import FrameError
 from companion.replies import stream_reply
 from companion.selectors import CharacterUnavailable, ConversationNotFound
-from companion.services import MessageRefused, exit_chat, open_chat, post_user_message
+from companion.services import (MessageRefused, ReminderNotFound, acknowledge_reminder, exit_chat, open_chat,
+                                post_user_message, record_activity)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     generation: asyncio.Task | None = None
     streaming = False  # cleared as soon as message_end is out, before the relay to other tabs
+    last_activity = 0.0
     closing = False
 
     async def connect(self):
@@ -33,16 +35,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                                            self.user.language, dict(settings.LANGUAGES))
         try:
             opening = await database_sync_to_async(open_chat)(
-                user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"])
+                user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"],
+                session_key=self.scope["session"].session_key or "", language=self.language)
         except CharacterUnavailable:
             await self.accept()
             await self.send_json(protocol.closed("blocked"))
             return await self.close(code=4403)
         self.conversation = opening.conversation
         self.group = f"chat.conversation.{self.conversation.pk}"
+        self.user_group = f"chat.user.{self.user.pk}"  # every socket of this user, any character
         self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         character, provider = opening.character, llm.provider()
         await self.send_json(protocol.ready(
@@ -54,7 +59,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             model={"provider": provider.name, "model": provider.model, "demo": provider.name == "offline"},
             limits={"max_message_chars": settings.COMPANION_MAX_MESSAGE_CHARS,
                     "max_frame_bytes": settings.COMPANION_MAX_FRAME_BYTES,
-                    "messages_per_minute": settings.COMPANION_MESSAGES_PER_MINUTE}))
+                    "messages_per_minute": settings.COMPANION_MESSAGES_PER_MINUTE,
+                    "heartbeat_seconds": settings.COMPANION_HEARTBEAT_SECONDS},
+            pending_reminders=[str(item.public_id) for item in opening.reminders]))
+        for item in opening.reminders:
+            await self.send_json(protocol.reminder(item))
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.closing:
@@ -63,7 +72,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             try:
                 frame = self.parse(text_data, bytes_data)
                 handler = {"message": self.on_message, "cancel": self.on_cancel, "exit": self.on_exit,
-                           "ack": self.on_ack}.get(frame["type"])
+                           "ack": self.on_ack, "heartbeat": self.on_heartbeat}.get(frame["type"])
                 if handler is None:
                     raise FrameError("unknown_type", gettext("Unknown frame type."))
                 await handler(frame)
@@ -71,6 +80,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await self.refuse(error.code, error.detail, frame_too_large=error.code == "frame_too_large")
             except ConversationNotFound:
                 await self.refuse("not_found", gettext("No such conversation."))
+            except ReminderNotFound:
+                await self.refuse("not_found", gettext("No such reminder."))
 
     def parse(self, text_data, bytes_data) -> dict:
         if text_data is None:
@@ -119,7 +130,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.generation = asyncio.create_task(self.generate(posted.reply))
         await self.relay(protocol.sync([posted.message], self.language))
         if posted.exit_confirmation is not None:
-            await self.leave(posted.exit_confirmation)
+            return await self.leave(posted.exit_confirmation)
+        await self.track_activity()
 
     async def generate(self, job):
         try:
@@ -127,6 +139,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         finally:
             self.streaming = False
         await self.relay(protocol.sync([reply], self.language))
+        await self.track_activity()  # streaming counts as use
+
+    async def track_activity(self):
+        """Extend the user's usage streak; reminders it makes due go to every socket of the user."""
+        if self.closing:
+            return
+        self.last_activity = time.monotonic()
+        for item in await database_sync_to_async(record_activity)(user=self.user, language=self.language):
+            await self.channel_layer.group_send(self.user_group, {"type": "chat.reminder",
+                                                                  "frame": protocol.reminder(item)})
+
+    async def on_heartbeat(self, frame: dict):
+        # A visible chat is in use even when the user only reads; extra heartbeats are ignored.
+        if time.monotonic() - self.last_activity >= settings.COMPANION_HEARTBEAT_SECONDS / 3:
+            await self.track_activity()
 
     async def send_stream_frame(self, frame: dict):
         if not self.closing:  # BX-17: after exit nothing more reaches the user
@@ -141,7 +168,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def on_ack(self, frame: dict):
         if not isinstance(frame.get("reminder_id"), str):
             raise FrameError("bad_frame", gettext("An ack needs a string `reminder_id`."))
-        raise FrameError("not_found", gettext("No such reminder."))
+        await database_sync_to_async(acknowledge_reminder)(user=self.user, reminder_id=frame["reminder_id"])
 
     async def stop_generation(self):
         if self.generation is not None and not self.generation.done():
@@ -168,6 +195,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if event["origin"] != self.channel_name and not self.closing:
             await self.send_json(event["frame"])
 
+    async def chat_reminder(self, event):
+        if not self.closing:
+            await self.send_json(event["frame"])
+
     async def chat_closed(self, event):
         if event["origin"] != self.channel_name and not self.closing:
             self.closing = True
@@ -180,3 +211,4 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.stop_generation()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)

@@ -121,3 +121,39 @@ class Message(models.Model):
         ]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+
+
+class UsageClock(models.Model):
+    """One server-side usage clock per user across tabs and devices (CN-USE-01, BX-07)."""
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_clock")
+    streak_started_at = models.DateTimeField(null=True, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    reminders_in_streak = models.PositiveIntegerField(default=0)
+
+
+class ReminderKind(models.TextChoices):
+    DISCLOSURE = "disclosure", _("AI disclosure")
+    CONTINUOUS_USE = "continuous_use", _("Continuous use")
+    DEPENDENCE = "dependence", _("Dependence")
+    TIME_LIMIT = "time_limit", _("Time limit")
+    CURFEW = "curfew", _("Rest hours")
+    BREAK = "break", _("Break")
+
+
+START_NOTICE_PREFIX = "start:"  # Reminder.key of start-of-chat disclosure pop-ups
+
+
+class Reminder(models.Model):
+    """A pop-up the user must acknowledge; the row is the log of when it was shown and dismissed."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=16, choices=ReminderKind.choices)
+    # What makes it unique: "continuous_use:<streak start>:<n>", "start:day:<date>", "start:login:<session>"
+    key = models.CharField(max_length=120)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="reminder_once_per_key")]

@@ -1,7 +1,9 @@
 """Pure chat decisions: no ORM, no clock, no I/O (STYLE.md §2)."""
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 _PUNCTUATION = re.compile(r"[\s\.,!?;:~…。，！？；：、“”\"'（）()\[\]【】]+")
 
@@ -45,3 +47,23 @@ def may_open_character(*, user_is_minor: bool, character_is_adult_only: bool, ch
 def within_rate(recent: Sequence[float], now: float, *, limit: int, window: float = 60.0) -> bool:
     """`recent` holds the times of the last `limit` accepted messages, oldest first."""
     return len(recent) < limit or now - recent[0] >= window
+
+
+@dataclass(frozen=True)
+class UsageStreak:
+    """A stretch of continuous use: activity with no gap as long as the continuity gap."""
+    started_at: dt.datetime
+    last_active_at: dt.datetime
+
+
+def extend_streak(streak: UsageStreak | None, now: dt.datetime, *, gap: dt.timedelta) -> UsageStreak:
+    """CN-USE-01: a gap of `gap` or more starts a new streak; activity from any device extends it."""
+    if streak is None or now - streak.last_active_at >= gap:
+        return UsageStreak(started_at=now, last_active_at=now)
+    return UsageStreak(started_at=streak.started_at, last_active_at=max(now, streak.last_active_at))
+
+
+def due_occurrence(streak: UsageStreak, now: dt.datetime, *, every_minutes: float, already_sent: int) -> int | None:
+    """The number of the periodic reminder now due in this streak (1 at 2 h, 2 at 4 h…), or None."""
+    reached = int((now - streak.started_at).total_seconds() // (every_minutes * 60))
+    return reached if reached > already_sent else None

@@ -1,6 +1,6 @@
 """Frames of the chat WebSocket protocol (shared/contracts.md §5; extensions in docs/protocol.md)."""
 from companion.labels import visible_label
-from companion.models import Message
+from companion.models import Message, Reminder
 
 
 class FrameError(Exception):
@@ -29,10 +29,11 @@ def history_item(message: Message, language: str) -> dict:
 
 
 def ready(*, conversation: str, mode: str, minor_mode: bool, disclosure: str, history: list[dict],
-          character: dict, model: dict, limits: dict) -> dict:
+          character: dict, model: dict, limits: dict, pending_reminders: list[str]) -> dict:
+    """`pending_reminders` lists the ids of the `reminder` frames that follow at once."""
     return {"type": "ready", "conversation": conversation, "mode": mode, "minor_mode": minor_mode,
             "disclosure": disclosure, "history": history, "character": character, "model": model,
-            "limits": limits}
+            "limits": limits, "pending_reminders": pending_reminders}
 
 
 def message_ack(message: Message) -> dict:
@@ -60,6 +61,10 @@ def whole_message(message: Message, language: str) -> list[dict]:
 
 def sync(messages: list[Message], language: str) -> dict:
     return {"type": "sync", "messages": [history_item(message, language) for message in messages]}
+
+
+def reminder(item: Reminder) -> dict:
+    return {"type": "reminder", "id": str(item.public_id), "kind": item.kind, "text": item.text, "requires_ack": True}
 
 
 def closed(reason: str) -> dict:

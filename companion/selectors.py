@@ -1,9 +1,9 @@
 """Reads. `access_*` raise one error for "missing" and "not yours" alike (STYLE.md §2)."""
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from companion.models import ADULT_ONLY_ROLES, Character, Conversation, Message
+from companion.models import ADULT_ONLY_ROLES, START_NOTICE_PREFIX, Character, Conversation, Message, Reminder, UsageClock
 from companion.policies import may_open_character
 
 
@@ -46,3 +46,13 @@ def conversation_history(conversation: Conversation, *, limit: int | None = None
     limit = limit or settings.COMPANION_HISTORY_LIMIT
     latest = conversation.messages.order_by("-created_at", "-id")[:limit]
     return list(reversed(latest))
+
+
+def pending_reminders(user: User, *, start_notice_key: str | None) -> list[Reminder]:
+    """Unacknowledged pop-ups that still make sense: this login's (or today's) start notice, and
+    periodic reminders of the current usage streak (one from an ended streak would tell a stale time)."""
+    clock = UsageClock.objects.filter(user=user).first()
+    current = Q(key=start_notice_key) if start_notice_key else Q(pk__in=[])
+    if clock is not None and clock.streak_started_at is not None:
+        current |= Q(created_at__gte=clock.streak_started_at) & ~Q(key__startswith=START_NOTICE_PREFIX)
+    return list(Reminder.objects.filter(current, user=user, acknowledged_at__isnull=True))

@@ -1,6 +1,8 @@
 """Every chat write, each in its own transaction (STYLE.md §3). Never calls the model."""
 import datetime as dt
+import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -9,11 +11,16 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.models import User
+from accounts.packs import StartNotice
+from accounts.selectors import rules_for_user
 from companion import llm
 from companion.labels import aigc_metadata
-from companion.models import Author, Character, Conversation, Message, MessageStatus, Mode
-from companion.policies import is_exit_request
-from companion.selectors import access_character_by_slug, access_conversation_by_id, conversation_history
+from companion.models import (START_NOTICE_PREFIX, Author, Character, Conversation, Message, MessageStatus, Mode,
+                              Reminder, ReminderKind, UsageClock)
+from companion.policies import UsageStreak, due_occurrence, extend_streak, is_exit_request
+from companion.reminders import periodic_text, start_notice_text
+from companion.selectors import (access_character_by_slug, access_conversation_by_id, conversation_history,
+                                 pending_reminders)
 
 # A reply still "streaming" this long after it started belongs to a server that died.
 STALE_STREAM = dt.timedelta(minutes=10)
@@ -28,11 +35,16 @@ class MessageRefused(Exception):
         self.detail = detail
 
 
+class ReminderNotFound(Exception):
+    """No such reminder, or not this user's."""
+
+
 @dataclass(frozen=True)
 class ChatOpening:
     conversation: Conversation
     character: Character
     history: list[Message]
+    reminders: list[Reminder]  # unacknowledged pop-ups to show now
 
 
 @dataclass(frozen=True)
@@ -52,17 +64,83 @@ class PostedMessage:
 
 
 @transaction.atomic(durable=True)
-def open_chat(*, user: User, character_slug: str) -> ChatOpening:
+def open_chat(*, user: User, character_slug: str, session_key: str, language: str) -> ChatOpening:
     """Resume the user's current conversation with the character, or start one.
 
+    Opening counts as use, may open the start-of-chat disclosure pop-up its policy packs ask for
+    (CN-DIS-02, US-NY-02), and returns every pop-up still waiting for acknowledgement.
     Raises CharacterUnavailable for unknown characters and ones this user may not open.
     """
     character = access_character_by_slug(user, character_slug)
     conversation, _ = Conversation.objects.get_or_create(user=user, character=character, archived_at=None)
-    conversation.messages.filter(status=MessageStatus.STREAMING,
-                                 created_at__lt=timezone.now() - STALE_STREAM).update(
+    now = timezone.now()
+    conversation.messages.filter(status=MessageStatus.STREAMING, created_at__lt=now - STALE_STREAM).update(
         status=MessageStatus.INTERRUPTED)
-    return ChatOpening(conversation=conversation, character=character, history=conversation_history(conversation))
+    _record_activity(user, now, language)
+    notice_key = _open_start_notice(user, session_key, language)
+    return ChatOpening(conversation=conversation, character=character, history=conversation_history(conversation),
+                       reminders=pending_reminders(user, start_notice_key=notice_key))
+
+
+@transaction.atomic(durable=True)
+def record_activity(*, user: User, language: str) -> list[Reminder]:
+    """A message, a visible-chat heartbeat or a streamed reply: extend the usage streak.
+
+    Returns periodic reminders that became due, created once however many sockets report the
+    same moment (CN-USE-01/02, US-CA-03, US-NY-02, BX-07).
+    """
+    return _record_activity(user, timezone.now(), language)
+
+
+def _record_activity(user: User, now: dt.datetime, language: str) -> list[Reminder]:
+    clock, _ = UsageClock.objects.select_for_update().get_or_create(user=user)
+    previous = (UsageStreak(started_at=clock.streak_started_at, last_active_at=clock.last_active_at)
+                if clock.streak_started_at else None)
+    streak = extend_streak(previous, now, gap=dt.timedelta(minutes=settings.COMPANION_CONTINUITY_GAP_MINUTES))
+    if previous is None or streak.started_at != previous.started_at:
+        clock.reminders_in_streak = 0
+    created = []
+    rule = rules_for_user(user).periodic
+    occurrence = rule and due_occurrence(streak, now, every_minutes=rule.every_minutes,
+                                         already_sent=clock.reminders_in_streak)
+    if occurrence:
+        minutes = max(1, int((now - streak.started_at).total_seconds() // 60))
+        reminder, was_created = Reminder.objects.get_or_create(
+            user=user, key=f"{rule.kind}:{streak.started_at.isoformat()}:{occurrence}",
+            defaults={"kind": rule.kind, "text": periodic_text(rule.parts, minutes=minutes, language=language)})
+        clock.reminders_in_streak = occurrence
+        if was_created:
+            created.append(reminder)
+    clock.streak_started_at, clock.last_active_at = streak.started_at, streak.last_active_at
+    clock.save()
+    return created
+
+
+def _open_start_notice(user: User, session_key: str, language: str) -> str | None:
+    """Create this login's (CN-DIS-02) or today's (US-NY-02) start notice once; return its key."""
+    notice = rules_for_user(user).start_notice
+    if notice == StartNotice.NONE:
+        return None
+    if notice == StartNotice.EVERY_LOGIN:
+        key = f"{START_NOTICE_PREFIX}login:" + hashlib.sha256(session_key.encode()).hexdigest()[:24]
+    else:
+        key = f"{START_NOTICE_PREFIX}day:{timezone.localdate().isoformat()}"
+    Reminder.objects.get_or_create(user=user, key=key, defaults={
+        "kind": ReminderKind.DISCLOSURE, "text": start_notice_text(language)})
+    return key
+
+
+@transaction.atomic(durable=True)
+def acknowledge_reminder(*, user: User, reminder_id: str) -> Reminder:
+    """The user dismissed a pop-up; the first acknowledgement time is kept. Idempotent."""
+    try:
+        reminder = Reminder.objects.select_for_update().get(public_id=uuid.UUID(reminder_id), user=user)
+    except (ValueError, Reminder.DoesNotExist):
+        raise ReminderNotFound(reminder_id) from None
+    if reminder.acknowledged_at is None:
+        reminder.acknowledged_at = timezone.now()
+        reminder.save(update_fields=["acknowledged_at"])
+    return reminder
 
 
 def clean_text(text: str) -> str:

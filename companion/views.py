@@ -64,6 +64,14 @@ def chat_strings(language: str) -> dict:
             "service_ended": gettext("This service has ended."),
         },
         "modes": {"ai": gettext("AI"), "waiting": gettext("Waiting for a human"), "human": gettext("Human staff")},
+        "reminderTitles": {
+            "disclosure": gettext("You are talking to an AI"),
+            "continuous_use": gettext("Time for a pause"),
+            "break": gettext("Time for a break"),
+            "dependence": gettext("A gentle reminder"),
+            "time_limit": gettext("Time limit"),
+            "curfew": gettext("Rest hours"),
+        },
     }
 
 

@@ -28,10 +28,26 @@ def choose_language(page: Page, code: str) -> None:
 
 
 def open_chat(page: Page, slug: str) -> None:
+    """Open a chat and dismiss the pop-ups that open it (the AI disclosure after each login, CN-DIS-02)."""
     response = page.goto(f"/chat/{slug}/")
     assert response is not None and response.status == 200, f"/chat/{slug}/ answered {response and response.status}"
     # `ready` arrived: the history is rendered and the composer is live.
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
+    for _ in range(int(page.locator("#chat").get_attribute("data-pending-reminders") or 0)):
+        acknowledge_reminder(page)
+
+
+def acknowledge_reminder(page: Page, kind: str | None = None) -> str:
+    """A reminder pop-up is open (modal, so nothing else can be used); press "I understand"."""
+    dialog = page.locator("#reminder-dialog")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("() => document.getElementById('reminder-dialog').matches(':modal')")
+    if kind:
+        expect(dialog).to_have_attribute("data-kind", kind)
+    text = page.locator("#reminder-text").text_content() or ""
+    page.locator("#reminder-ack").click()
+    expect(dialog).to_be_hidden()
+    return text
 
 
 def watch_streaming(page: Page) -> None:

@@ -9,6 +9,7 @@ One server per session, on a database built just for it:
 
 The server runs the real settings (``companion.settings``), not the test settings.
 """
+import contextlib
 import os
 import re
 import secrets
@@ -185,21 +186,16 @@ def _manage(env: dict, log: Path, *args: str) -> None:
         pytest.fail(f"manage.py {' '.join(args)} exited {result.returncode}; log {log}:\n{_tail(log)}")
 
 
-@pytest.fixture(scope="session")
-def server_url(server_env, artifacts_dir):
-    """Migrate and seed a fresh database, serve it with daphne, yield http://127.0.0.1:<port>."""
-    log = artifacts_dir / "server.log"
-    log.write_text("", encoding="utf-8")
-    _manage(server_env, log, "migrate", "--noinput", "-v0")
-    _manage(server_env, log, "seed_demo")
-
+@contextlib.contextmanager
+def _daphne(env: dict, log: Path):
+    """Serve the app with daphne on a free port until the block ends; yield its base URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     out = log.open("a", encoding="utf-8")
     out.write(f"\n$ daphne -b 127.0.0.1 -p {port} companion.asgi:application\n")
     out.flush()
     process = subprocess.Popen([_venv_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "companion.asgi:application"],
-                               cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT)
+                               cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         last_error = "no answer yet"
@@ -228,24 +224,29 @@ def server_url(server_env, artifacts_dir):
             process.kill()
             process.wait(timeout=10)
         out.close()
-        _forget_channel_layer(server_env)
 
 
-def _forget_channel_layer(env: dict) -> None:
-    """Drop the Redis keys under this run's own prefix: channel-layer groups and cache entries."""
-    if not env.get("REDIS_URL"):
-        return
-    import redis
+@pytest.fixture(scope="session")
+def server_url(server_env, artifacts_dir):
+    """Migrate and seed a fresh database, serve it with daphne, yield http://127.0.0.1:<port>."""
+    log = artifacts_dir / "server.log"
+    log.write_text("", encoding="utf-8")
+    _manage(server_env, log, "migrate", "--noinput", "-v0")
+    _manage(server_env, log, "seed_demo")
+    with _daphne(server_env, log) as url:
+        yield url
 
-    client = redis.Redis.from_url(env["REDIS_URL"], socket_connect_timeout=3)
-    try:
-        keys = list(client.scan_iter(match=env["CHANNEL_LAYER_PREFIX"] + "*", count=500))
-        if keys:
-            client.delete(*keys)
-    except redis.RedisError as error:
-        print(f"could not clean the channel layer keys: {error}")
-    finally:
-        client.close()
+
+@pytest.fixture(scope="session")
+def fast_reminder_server_url(server_url, server_env, artifacts_dir):
+    """A second server on the same database whose periodic reminders come every 6 seconds.
+
+    Compliance staff may shorten reminder intervals (COMPANION_REMINDER_INTERVAL_CAP_MINUTES), so
+    a browser test can watch one arrive without waiting two hours.
+    """
+    with _daphne({**server_env, "COMPANION_REMINDER_INTERVAL_CAP_MINUTES": "0.1"},
+                 artifacts_dir / "server-fast-reminders.log") as url:
+        yield url
 
 
 # --- the browser --------------------------------------------------------------------------
@@ -276,8 +277,9 @@ def new_context(request, browser, server_url, artifacts_dir):
     """Factory: a fresh browser context (own cookies, own locale) per call, closed after the test."""
     contexts = []
 
-    def make(locale: str = "en-US"):
-        context = browser.new_context(base_url=server_url, locale=locale, viewport={"width": 1100, "height": 800})
+    def make(locale: str = "en-US", base_url: str | None = None):
+        context = browser.new_context(base_url=base_url or server_url, locale=locale,
+                                      viewport={"width": 1100, "height": 800})
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         contexts.append(context)

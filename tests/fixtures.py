@@ -69,3 +69,20 @@ async def frames_until(communicator: WebsocketCommunicator, frame_type: str, tim
         frames.append(frame)
         if frame["type"] == frame_type:
             return frames
+
+
+async def join(user: User, slug: str = "friend", *, acknowledge: bool = True):
+    """Open a chat socket as `user`; read `ready` and the pop-ups that follow it.
+
+    With `acknowledge`, dismiss those pop-ups (each must be acknowledged: CN-DIS-02) so the next
+    frame the test reads answers its own first frame.
+    """
+    communicator, connected, code = await open_socket(user, slug)
+    assert connected, code
+    ready = await communicator.receive_json_from()
+    reminders = [await communicator.receive_json_from() for _ in ready["pending_reminders"]]
+    assert [r["id"] for r in reminders] == ready["pending_reminders"]
+    if acknowledge:
+        for item in reminders:
+            await communicator.send_json_to({"type": "ack", "reminder_id": item["id"]})
+    return communicator, ready, reminders

@@ -14,15 +14,16 @@ PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 SOURCES = ["accounts", "companion", "guardians", "moderation", "templates", "static", "manage.py"]
 
 
-def read_po(path: Path) -> dict[str, tuple[str, bool]]:
-    """msgid -> (msgstr, fuzzy) for every entry but the header."""
+def read_po(path: Path) -> dict[str, tuple[str, bool, str | None]]:
+    """msgid -> (msgstr, fuzzy, msgid_plural) for every entry but the header."""
     entries, fuzzy, field, parts = {}, False, None, {}
 
     def flush():
         nonlocal fuzzy, parts
         msgid = "".join(parts.get("msgid", []))
         if msgid:
-            entries[msgid] = ("".join(parts.get("msgstr", [])), fuzzy)
+            plural = "".join(parts["msgid_plural"]) if "msgid_plural" in parts else None
+            entries[msgid] = ("".join(parts.get("msgstr", [])), fuzzy, plural)
         fuzzy, parts = False, {}
 
     for line in path.read_text(encoding="utf-8").splitlines() + [""]:
@@ -33,8 +34,9 @@ def read_po(path: Path) -> dict[str, tuple[str, bool]]:
             fuzzy = True
         elif line.startswith("#"):
             continue
-        elif line.startswith(("msgid ", "msgstr ")):
+        elif line.startswith(("msgid ", "msgstr ", "msgid_plural ", "msgstr[")):
             field, value = line.split(" ", 1)
+            field = "msgstr" if field == "msgstr[0]" else field  # plural entries: the first form stands for all
             parts[field] = [json.loads(value)]
         elif line.startswith('"') and field:
             parts[field].append(json.loads(line))
@@ -44,13 +46,14 @@ def read_po(path: Path) -> dict[str, tuple[str, bool]]:
 def test_every_string_has_a_chinese_translation():
     entries = read_po(PO)
     assert len(entries) > 50
-    untranslated = [msgid for msgid, (msgstr, fuzzy) in entries.items() if not msgstr or fuzzy]
+    untranslated = [msgid for msgid, (msgstr, fuzzy, _) in entries.items() if not msgstr or fuzzy]
     assert untranslated == []
 
 
 def test_compiled_catalogue_matches_the_source():
     catalogue = gettext.GNUTranslations(open(PO.with_suffix(".mo"), "rb"))
-    stale = [msgid for msgid, (msgstr, _) in read_po(PO).items() if catalogue.gettext(msgid) != msgstr]
+    stale = [msgid for msgid, (msgstr, _, plural) in read_po(PO).items()
+             if (catalogue.ngettext(msgid, plural, 1) if plural else catalogue.gettext(msgid)) != msgstr]
     assert stale == [], "run `manage.py compilemessages`"
 
 

@@ -246,6 +246,13 @@ COMPANION_MESSAGES_PER_MINUTE = 30
 COMPANION_ERRORS_BEFORE_CLOSE = 20
 COMPANION_HISTORY_LIMIT = 50
 COMPANION_PROMPT_HISTORY_TURNS = 12
+# CN-USE-01: a gap this long ends "continuous" use. The catalog's default (20) is stricter than 15.
+COMPANION_CONTINUITY_GAP_MINUTES = float(os.environ.get("COMPANION_CONTINUITY_GAP_MINUTES", "20"))
+# Compliance staff may shorten every periodic reminder interval (never lengthen it); demos use it too.
+COMPANION_REMINDER_INTERVAL_CAP_MINUTES = (float(os.environ["COMPANION_REMINDER_INTERVAL_CAP_MINUTES"])
+                                           if os.environ.get("COMPANION_REMINDER_INTERVAL_CAP_MINUTES") else None)
+# Clients send a heartbeat while the chat is visible; reading counts as use (CN-USE-01).
+COMPANION_HEARTBEAT_SECONDS = 60
 # CN-USE-04: editable exit keyword list, checked before any generation.
 COMPANION_EXIT_KEYWORDS = ["退出", "结束对话", "结束聊天", "退出聊天", "exit", "quit", "/exit", "/quit"]
 

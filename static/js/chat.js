@@ -18,6 +18,10 @@
   const closedPanel = document.getElementById("closed-panel");
   const closedText = document.getElementById("closed-text");
   const speakerBadge = document.getElementById("speaker-badge");
+  const dialog = document.getElementById("reminder-dialog");
+  const dialogTitle = document.getElementById("reminder-title");
+  const dialogText = document.getElementById("reminder-text");
+  const dialogAck = document.getElementById("reminder-ack");
   const outboxKey = "outbox:" + root.dataset.slug;
 
   let ws = null;
@@ -27,6 +31,9 @@
   let retry = 0;
   let streaming = null; // id of the message being streamed
   let outbox = loadOutbox();
+  let heartbeatTimer = null;
+  const reminders = []; // waiting to be shown, oldest first
+  let shownReminder = null;
 
   function loadOutbox() {
     try { return JSON.parse(sessionStorage.getItem(outboxKey)) || []; } catch (e) { return []; }
@@ -138,7 +145,9 @@
       disclosure.textContent = frame.disclosure;
       setMode(frame.mode);
       setStreaming(null);
+      root.dataset.pendingReminders = (frame.pending_reminders || []).length;
       renderHistory(frame.history);
+      startHeartbeat((frame.limits && frame.limits.heartbeat_seconds) || 60);
       for (const pending of outbox) send({ type: "message", text: pending.text, client_id: pending.client_id });
     },
     message_ack(frame) {
@@ -187,7 +196,39 @@
       }
     },
     closed(frame) { closeForGood(S.closed[frame.reason] || S.closed.exit); },
+    reminder(frame) {
+      const known = (shownReminder && shownReminder.id === frame.id) || reminders.some((r) => r.id === frame.id);
+      if (!known) reminders.push(frame);
+      showNextReminder();
+    },
   };
+
+  // Reminders are modal and need an explicit "I understand" (CN-USE-01, CN-DIS-02); Escape does not dismiss them.
+  function showNextReminder() {
+    if (shownReminder || !reminders.length) return;
+    shownReminder = reminders.shift();
+    dialogTitle.textContent = S.reminderTitles[shownReminder.kind] || S.reminderTitles.dependence;
+    dialogText.textContent = shownReminder.text;
+    dialog.dataset.kind = shownReminder.kind;
+    dialog.showModal();
+    dialogAck.focus();
+  }
+  dialog.addEventListener("cancel", (event) => event.preventDefault());
+  dialogAck.addEventListener("click", () => {
+    if (!shownReminder) return;
+    send({ type: "ack", reminder_id: shownReminder.id });
+    shownReminder = null;
+    dialog.close();
+    showNextReminder();
+  });
+
+  // Reading a visible chat is use too: the server's one clock per user counts it (BX-07).
+  function startHeartbeat(seconds) {
+    clearInterval(heartbeatTimer);
+    heartbeatTimer = setInterval(() => {
+      if (document.visibilityState === "visible") send({ type: "heartbeat" });
+    }, seconds * 1000);
+  }
 
   function setMode(mode) {
     root.dataset.mode = mode;
@@ -196,6 +237,7 @@
 
   function closeForGood(text) {
     closedForGood = true;
+    clearInterval(heartbeatTimer);
     setStreaming(null);
     closedText.textContent = text;
     closedPanel.hidden = false;
@@ -248,7 +290,11 @@
     }
   });
   stopButton.addEventListener("click", () => send({ type: "cancel" }));
-  // CN-USE-03 / BX-17: one click leaves, even mid-reply or while disconnected.
+  // CN-USE-03 / BX-17: one click leaves, even mid-reply, while disconnected or from a reminder.
+  document.getElementById("reminder-exit").addEventListener("click", () => {
+    dialogAck.click();
+    exitButton.click();
+  });
   exitButton.addEventListener("click", () => {
     if (ws && ws.readyState === WebSocket.OPEN) {
       closedForGood = true;

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from companion.labels import aigc_matches
 from companion.models import Author, Message, MessageStatus
 from tests.fakes.openai_server import Script
-from tests.fixtures import UserFactory, frames_until, open_socket
+from tests.fixtures import UserFactory, frames_until, join, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +47,7 @@ async def test_ready_frame_carries_disclosure_and_history(adult):
 
 
 async def test_message_streams_a_labelled_reply_and_stores_it(adult):
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Hello, I had a good day!")
     frames = await frames_until(communicator, "message_end")
     kinds = [f["type"] for f in frames]
@@ -65,8 +64,7 @@ async def test_message_streams_a_labelled_reply_and_stores_it(adult):
 
 
 async def test_resend_with_same_client_id_is_stored_once(adult):
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Hi there", client_id="same")
     first = await frames_until(communicator, "message_end")
     await send_message(communicator, "Hi there", client_id="same")
@@ -78,14 +76,12 @@ async def test_resend_with_same_client_id_is_stored_once(adult):
 
 
 async def test_reconnect_shows_history_and_resend_after_reconnect_is_not_duplicated(adult):
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Remember me", client_id="r1")
     await frames_until(communicator, "message_end")
     await communicator.disconnect()
 
-    communicator, _, _ = await open_socket(adult)
-    ready = await communicator.receive_json_from()
+    communicator, ready, _ = await join(adult)
     assert [item["author"] for item in ready["history"]] == ["user", "ai"]
     assert ready["history"][0]["text"] == "Remember me" and ready["history"][0]["client_id"] == "r1"
     assert ready["history"][1]["label"] == "AI-generated" and ready["history"][1]["aigc"]["Label"] == "1"
@@ -108,8 +104,7 @@ async def test_reconnect_shows_history_and_resend_after_reconnect_is_not_duplica
     (json.dumps({"type": "ack", "reminder_id": 3}), "bad_frame"),
 ])
 async def test_bad_frames_get_an_error_and_store_nothing(adult, raw, code):
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await communicator.send_to(text_data=raw)
     error = await communicator.receive_json_from()
     assert error["type"] == "error" and error["code"] == code and error["detail"]
@@ -121,8 +116,7 @@ async def test_bad_frames_get_an_error_and_store_nothing(adult, raw, code):
 
 
 async def test_binary_and_oversized_frames(adult):
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await communicator.send_to(bytes_data=b"\x00\x01")
     assert (await communicator.receive_json_from())["code"] == "bad_frame"
     await communicator.send_to(text_data=json.dumps({"type": "message", "text": "x" * 20000, "client_id": "big"}))
@@ -133,13 +127,11 @@ async def test_binary_and_oversized_frames(adult):
 
 async def test_another_users_conversation_is_not_reachable(adult):
     other = await database_sync_to_async(UserFactory)()
-    theirs, _, _ = await open_socket(other)
-    their_ready = await theirs.receive_json_from()
+    theirs, their_ready, _ = await join(other)
     await send_message(theirs, "my secret diary", client_id="s1")
     await frames_until(theirs, "message_end")
 
-    mine, _, _ = await open_socket(adult)
-    my_ready = await mine.receive_json_from()
+    mine, my_ready, _ = await join(adult)
     assert my_ready["conversation"] != their_ready["conversation"]
     assert all("secret" not in item["text"] for item in my_ready["history"])
     await send_message(mine, "let me in", client_id="x1", conversation=their_ready["conversation"])
@@ -157,8 +149,7 @@ async def test_another_users_conversation_is_not_reachable(adult):
 
 async def test_rate_limit(adult, settings):
     settings.COMPANION_MESSAGES_PER_MINUTE = 2
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     for n in range(2):
         await send_message(communicator, f"message {n}", client_id=f"m{n}")
         await frames_until(communicator, "message_end")
@@ -171,8 +162,7 @@ async def test_rate_limit(adult, settings):
 
 async def test_cancel_stops_generation_and_keeps_the_partial_reply(adult, settings):
     settings.LLM_OFFLINE_CHUNK_DELAY_MS = 200
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Tell me something long")
     await frames_until(communicator, "message_delta")
     await communicator.send_json_to({"type": "cancel"})
@@ -187,8 +177,7 @@ async def test_cancel_stops_generation_and_keeps_the_partial_reply(adult, settin
 
 async def test_busy_while_streaming(adult, settings):
     settings.LLM_OFFLINE_CHUNK_DELAY_MS = 200
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "first", client_id="a")
     await frames_until(communicator, "message_delta")
     await send_message(communicator, "second", client_id="b")
@@ -200,8 +189,7 @@ async def test_busy_while_streaming(adult, settings):
 
 async def test_exit_frame_mid_stream_closes_with_no_more_ai_text(adult, settings):
     settings.LLM_OFFLINE_CHUNK_DELAY_MS = 200
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Tell me a story")
     await frames_until(communicator, "message_delta")
     await communicator.send_json_to({"type": "exit"})
@@ -218,8 +206,7 @@ async def test_exit_frame_mid_stream_closes_with_no_more_ai_text(adult, settings
 
 @pytest.mark.parametrize("keyword", ["退出", "结束对话", "exit", "QUIT", "/exit", " 我要退出。"])
 async def test_exit_keyword_ends_the_session_without_calling_the_model(adult, fake_openai, keyword):
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, keyword)
     frames = await frames_until(communicator, "closed")
     assert frames[0]["type"] == "message_ack" and frames[-1]["reason"] == "exit"
@@ -229,10 +216,8 @@ async def test_exit_keyword_ends_the_session_without_calling_the_model(adult, fa
 
 
 async def test_exit_in_one_tab_closes_the_other(adult):
-    first, _, _ = await open_socket(adult)
-    second, _, _ = await open_socket(adult)
-    await first.receive_json_from()
-    await second.receive_json_from()
+    first, _, _ = await join(adult)
+    second, _, _ = await join(adult)
     await first.send_json_to({"type": "exit"})
     await frames_until(first, "closed")
     closed = await frames_until(second, "closed")
@@ -240,10 +225,8 @@ async def test_exit_in_one_tab_closes_the_other(adult):
 
 
 async def test_second_tab_sees_messages_from_the_first(adult):
-    first, _, _ = await open_socket(adult)
-    second, _, _ = await open_socket(adult)
-    await first.receive_json_from()
-    await second.receive_json_from()
+    first, _, _ = await join(adult)
+    second, _, _ = await join(adult)
     await send_message(first, "hello from tab one")
     await frames_until(first, "message_end")
     synced = [f for f in await frames_until(second, "sync") if f["type"] == "sync"]
@@ -256,8 +239,7 @@ async def test_second_tab_sees_messages_from_the_first(adult):
 
 async def test_replies_follow_the_users_language(demo):
     user = await database_sync_to_async(UserFactory)(language="zh-hans")
-    communicator, _, _ = await open_socket(user)
-    ready = await communicator.receive_json_from()
+    communicator, ready, _ = await join(user)
     assert "人工智能" in ready["disclosure"]
     await send_message(communicator, "你好，今天有点累")
     frames = await frames_until(communicator, "message_end")
@@ -287,8 +269,7 @@ async def test_unknown_character_is_blocked(adult):
 
 async def test_openai_provider_streams_through_the_socket(adult, fake_openai):
     fake_openai.scripts.append(Script(chunks=["Hi", " there", ", friend."]))
-    communicator, _, _ = await open_socket(adult)
-    ready = await communicator.receive_json_from()
+    communicator, ready, _ = await join(adult)
     assert ready["model"] == {"provider": "openai", "model": "fake-model", "demo": False}
     await send_message(communicator, "Hello?")
     frames = await frames_until(communicator, "message_end")
@@ -302,8 +283,7 @@ async def test_openai_provider_streams_through_the_socket(adult, fake_openai):
 
 async def test_model_failure_gives_an_error_frame_and_a_failed_reply(adult, fake_openai):
     fake_openai.scripts.append(Script(status=500))
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Hello?")
     frames = await frames_until(communicator, "message_end")
     assert any(f["type"] == "error" and f["code"] == "llm_unavailable" for f in frames)
@@ -314,8 +294,7 @@ async def test_model_failure_gives_an_error_frame_and_a_failed_reply(adult, fake
 
 async def test_cancel_closes_the_upstream_model_stream(adult, fake_openai):
     fake_openai.scripts.append(Script(chunks=["one "] * 50, delay=0.1))
-    communicator, _, _ = await open_socket(adult)
-    await communicator.receive_json_from()
+    communicator, _, _ = await join(adult)
     await send_message(communicator, "Count slowly")
     await frames_until(communicator, "message_delta")
     await communicator.send_json_to({"type": "cancel"})

@@ -34,3 +34,20 @@ def test_within_rate():
     assert within_rate([1.0], 100.0, limit=2)
     assert not within_rate([50.0, 60.0], 100.0, limit=2)
     assert within_rate([30.0, 60.0], 100.0, limit=2)  # the oldest left the window
+
+
+def test_usage_streaks():
+    import datetime as dt
+
+    from companion.policies import UsageStreak, due_occurrence, extend_streak
+
+    t0 = dt.datetime(2026, 1, 1, 8, 0)
+    gap = dt.timedelta(minutes=20)
+    streak = extend_streak(None, t0, gap=gap)
+    streak = extend_streak(streak, t0 + dt.timedelta(minutes=19), gap=gap)
+    assert streak == UsageStreak(started_at=t0, last_active_at=t0 + dt.timedelta(minutes=19))
+    assert extend_streak(streak, t0 + dt.timedelta(minutes=39), gap=gap).started_at == t0 + dt.timedelta(minutes=39)
+    assert due_occurrence(streak, t0 + dt.timedelta(minutes=119), every_minutes=120, already_sent=0) is None
+    assert due_occurrence(streak, t0 + dt.timedelta(minutes=120), every_minutes=120, already_sent=0) == 1
+    assert due_occurrence(streak, t0 + dt.timedelta(minutes=200), every_minutes=120, already_sent=1) is None
+    assert due_occurrence(streak, t0 + dt.timedelta(minutes=241), every_minutes=120, already_sent=1) == 2
