@@ -25,6 +25,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from moderation.stages import is_farewell
+
 
 class LLMUnavailable(Exception):
     """The model could not produce (the rest of) a reply."""
@@ -136,10 +138,18 @@ _DEMO_NOTE = {
 _CHUNK = {"en": re.compile(r"\S+\s*"), "zh-hans": re.compile(r".{1,4}", re.S)}
 
 
+_GOODBYES = {
+    "en": "Goodbye, take care! It was nice talking with you.",
+    "zh-hans": "再见，照顾好自己！和你聊天很开心。",
+}
+
+
 def offline_reply_text(request: ReplyRequest) -> str:
     """Deterministic: the same request always gives the same reply."""
     language = "en" if request.language == "en" else "zh-hans"
     user_text = request.history[-1].content if request.history else ""
+    if is_farewell(user_text):
+        return _GOODBYES[language]  # BX-05: a short, warm goodbye and nothing that holds the user back
     digest = int(hashlib.sha256(f"{request.character_role}|{user_text}".encode()).hexdigest(), 16)
     role = request.character_role if request.character_role in _ROLE_FOLLOW_UPS[language] else "friend"
     openers = _OPENERS[language][role]

@@ -110,6 +110,8 @@ class Message(models.Model):
     # Implicit AIGC label fields (CN-DIS-05, GB 45438): set on AI content when it is complete.
     aigc = models.JSONField(default=dict, blank=True)
     model_name = models.CharField(max_length=100, blank=True)
+    # Categories of AI clauses the outbound screen replaced before display, one list per clause.
+    screening_flags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from companion import llm, protocol
 from companion.models import Message, MessageStatus
 from companion.services import ReplyJob, finish_reply
+from moderation.streaming import StreamScreen
 
 logger = logging.getLogger(__name__)
 
@@ -33,16 +34,27 @@ async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> Message:
     parts: list[str] = []
     status = MessageStatus.COMPLETE
     failure = None
+    user_turns = tuple(turn.content for turn in job.request.history if turn.role == "user")
+    screen = StreamScreen(language=job.language, history=user_turns[-3:])
+
+    async def release(pieces):
+        for piece in pieces:
+            parts.append(piece)
+            await send(protocol.message_delta(job.produce_id, piece))
+
     try:
         async for chunk in llm.provider().stream(job.request):
-            parts.append(chunk)
-            await send(protocol.message_delta(job.produce_id, chunk))
+            await release(screen.feed(chunk))
+        await release(screen.finish())
     except asyncio.CancelledError:
-        status = MessageStatus.CANCELLED
+        status = MessageStatus.CANCELLED  # text still held for screening is dropped, never shown
     except llm.LLMUnavailable as error:
         logger.warning("reply %s failed: %s", job.produce_id, error)
         status, failure = MessageStatus.FAILED, error
-    save = database_sync_to_async(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status)
+        await release(screen.finish())
+    # What is stored is exactly what the user was shown, so the AIGC HMAC covers the shown text.
+    save = database_sync_to_async(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status,
+                                                flags=screen.flags)
     reply = await asyncio.shield(save)
     if failure is not None:
         with translation.override(language):

@@ -41,6 +41,25 @@ def access_conversation_by_id(user: User, conversation_id: int, *, lock: bool = 
         raise ConversationNotFound(conversation_id) from None
 
 
+def access_current_conversation(user: User, character_slug: str) -> Conversation:
+    """The user's current (unarchived) conversation with a character they may open.
+
+    Raises CharacterUnavailable for unknown characters and ones this user may not open, and
+    ConversationNotFound when the user has not started one; never reaches another user's rows.
+    """
+    character = access_character_by_slug(user, character_slug)
+    try:
+        return Conversation.objects.select_related("character").get(user=user, character=character,
+                                                                    archived_at=None)
+    except Conversation.DoesNotExist:
+        raise ConversationNotFound(character_slug) from None
+
+
+def conversation_messages(conversation: Conversation) -> list[Message]:
+    """Every message of the conversation, oldest first (exports hold all of them: CN-DAT-04)."""
+    return list(conversation.messages.order_by("created_at", "id"))
+
+
 def conversation_history(conversation: Conversation, *, limit: int | None = None) -> list[Message]:
     """The latest `limit` messages, oldest first."""
     limit = limit or settings.COMPANION_HISTORY_LIMIT

@@ -194,8 +194,9 @@ def _plan_reply(conversation: Conversation, user: User, message: Message) -> Rep
 
 
 @transaction.atomic(durable=True)
-def finish_reply(*, reply_id: int, text: str, status: str) -> Message:
-    """Store the streamed text with its implicit AIGC label (CN-DIS-05). Idempotent."""
+def finish_reply(*, reply_id: int, text: str, status: str, flags: list[list[str]] = ()) -> Message:
+    """Store the streamed text with its implicit AIGC label (CN-DIS-05) and the categories of
+    clauses the outbound screen replaced (never their text). Idempotent."""
     reply = Message.objects.select_for_update().get(pk=reply_id)
     if reply.status != MessageStatus.STREAMING:
         return reply
@@ -203,7 +204,8 @@ def finish_reply(*, reply_id: int, text: str, status: str) -> Message:
     reply.status = status
     reply.completed_at = timezone.now()
     reply.aigc = aigc_metadata(produce_id=str(reply.public_id), text=text, model=reply.model_name)
-    reply.save(update_fields=["text", "status", "completed_at", "aigc"])
+    reply.screening_flags = list(flags)
+    reply.save(update_fields=["text", "status", "completed_at", "aigc", "screening_flags"])
     return reply
 
 

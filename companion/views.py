@@ -1,14 +1,21 @@
+import json
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from companion import llm
+from companion.exports import conversation_export, render_export_html
 from companion.health import run_checks
 from companion.labels import copy_suffix, disclosure_text
-from companion.selectors import CharacterUnavailable, access_character_by_slug, characters_for
+from companion.models import Conversation
+from companion.selectors import (CharacterUnavailable, ConversationNotFound, access_character_by_slug,
+                                 access_current_conversation, characters_for)
 
 
 @require_GET
@@ -39,6 +46,40 @@ def chat(request, character_slug: str):
         "model_label": f"{provider.name}:{provider.model}",
         "chat_strings": chat_strings(language),
     })
+
+
+# CN-DIS-06: the export views read no query parameters, so nothing can ask for an unlabelled file.
+@login_required
+@never_cache
+@require_GET
+def export_json(request, character_slug: str):
+    conversation = _current_conversation_or_404(request, character_slug)
+    export = conversation_export(conversation, language=get_language())
+    return _attachment(json.dumps(export, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8",
+                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.json")
+
+
+@login_required
+@never_cache
+@require_GET
+def export_html(request, character_slug: str):
+    conversation = _current_conversation_or_404(request, character_slug)
+    export = conversation_export(conversation, language=get_language())
+    return _attachment(render_export_html(export), content_type="text/html; charset=utf-8",
+                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.html")
+
+
+def _current_conversation_or_404(request, character_slug: str) -> Conversation:
+    try:
+        return access_current_conversation(request.user, character_slug)
+    except (CharacterUnavailable, ConversationNotFound):
+        raise Http404 from None
+
+
+def _attachment(content: str, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
 
 
 def chat_strings(language: str) -> dict:

@@ -233,6 +233,11 @@ LLM_OFFLINE_CHUNK_DELAY_MS = int(os.environ.get("LLM_OFFLINE_CHUNK_DELAY_MS", "4
 CN_REGIME = os.environ.get("CN_REGIME", "union")
 POLICY_PACKS = env_list("POLICY_PACKS", "CN")
 MODERATION_PROVIDERS = env_list("MODERATION_PROVIDERS")
+# Ordered screening stages (STYLE.md §5); all run, so a case shows every reason.
+MODERATION_STAGES = [
+    {"NAME": "moderation.stages.Normalise"},
+    {"NAME": "moderation.stages.OutboundPatterns"},
+]
 
 # Service identity used in labels (CN-DIS-04, CN-DIS-05) and the footer (CN-GOV-05).
 COMPANION_SERVICE_NAME = os.environ.get("COMPANION_SERVICE_NAME", "Haven")

@@ -1,0 +1,84 @@
+"""Screening AI text while it streams: nothing reaches the user before its clause is checked.
+
+Text is held until a clause ends (。！？；，!?;, a newline, or a full stop before a space), then the
+clause is screened; a flagged clause is replaced by a safe line of its category, once per reply,
+and never shown (CN-CON-02, CN-EMO-04, CN-EMO-05, CN-DIS-07, BX-05). Pure: no I/O, no writes.
+"""
+import re
+from collections.abc import Iterator
+
+from django.utils import translation
+from django.utils.translation import gettext
+
+from moderation.pipeline import ScreeningInput, screen
+from moderation.stages import is_farewell
+
+MAX_HOLD = 120  # characters held at most while waiting for the end of a clause
+_CLAUSE_END = re.compile(r"[。！？；，!?;,…\n]+[\"'”’）)]*\s*|\.+(?=\s)\s*")
+
+
+def replacement(category: str, *, language: str, farewell: bool) -> str:
+    with translation.override(language):
+        if farewell and category in ("manipulation", "induced_dependence"):
+            return gettext("Goodbye, take care of yourself!")
+        return {
+            "manipulation": gettext("Your time and your choices are your own."),
+            "induced_dependence": gettext("The people in your life matter too; I hope you stay in touch with them."),
+            "human_claim": gettext("I am an AI, not a human."),
+        }.get(category, "")
+
+
+class StreamScreen:
+    def __init__(self, *, language: str, history: tuple[str, ...]):
+        self.language = language
+        self.history = history
+        self.farewell = bool(history) and is_farewell(history[-1])
+        self.buffer = ""
+        self.replaced: set[str] = set()
+        self.flags: list[list[str]] = []  # categories per blocked clause, for the message's record
+
+    def feed(self, chunk: str) -> Iterator[str]:
+        """Text safe to show now: every complete clause of what has arrived, screened."""
+        self.buffer += chunk
+        end = 0
+        for match in _CLAUSE_END.finditer(self.buffer):
+            end = match.end()
+        if not end and len(self.buffer) > MAX_HOLD:
+            # A run-on without punctuation: release up to the last space so the user is not left waiting.
+            end = self.buffer.rfind(" ", 0, MAX_HOLD) + 1 or MAX_HOLD
+        if end:
+            complete, self.buffer = self.buffer[:end], self.buffer[end:]
+            yield from self._release(complete)
+
+    def finish(self) -> Iterator[str]:
+        """The model is done: screen and release the tail."""
+        tail, self.buffer = self.buffer, ""
+        if tail:
+            yield from self._release(tail)
+
+    def _release(self, text: str) -> Iterator[str]:
+        start = 0
+        for match in _CLAUSE_END.finditer(text):
+            yield from self._checked(text[start:match.end()])
+            start = match.end()
+        if start < len(text):
+            yield from self._checked(text[start:])
+
+    def _checked(self, clause: str) -> Iterator[str]:
+        if not clause.strip():
+            if clause:
+                yield clause
+            return
+        verdict = screen(ScreeningInput(text=clause, direction="outbound", language=self.language,
+                                        history=self.history))
+        if not verdict.categories:
+            yield clause
+            return
+        self.flags.append(list(verdict.categories))
+        category = verdict.categories[0]
+        if category in self.replaced:
+            return
+        self.replaced.add(category)
+        line = replacement(category, language=self.language, farewell=self.farewell)
+        if line:
+            yield line + ("" if self.language != "en" else " ")
