@@ -21,6 +21,9 @@ from companion.services import (MessageRefused, ReminderNotFound, acknowledge_re
                                 post_user_message, record_activity)
 
 
+GROUP_REFRESH_SECONDS = 3600
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     generation: asyncio.Task | None = None
     streaming = False  # cleared as soon as message_end is out, before the relay to other tabs
@@ -46,8 +49,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.user_group = f"chat.user.{self.user.pk}"  # every socket of this user, any character
         self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        await self.join_groups()
         await self.accept()
         character, provider = opening.character, llm.provider()
         await self.send_json(protocol.ready(
@@ -65,9 +67,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for item in opening.reminders:
             await self.send_json(protocol.reminder(item))
 
+    async def join_groups(self):
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        self.groups_joined_at = time.time()
+
     async def receive(self, text_data=None, bytes_data=None):
         if self.closing:
             return
+        # Channel layers forget group members after a day (wall clock); a socket open that long rejoins.
+        if time.time() - self.groups_joined_at > GROUP_REFRESH_SECONDS:
+            await self.join_groups()
         with translation.override(self.language):
             try:
                 frame = self.parse(text_data, bytes_data)
@@ -128,6 +138,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if posted.reply is not None:
             self.streaming = True
             self.generation = asyncio.create_task(self.generate(posted.reply))
+        await self.send_reminders(posted.reminders)
         await self.relay(protocol.sync([posted.message], self.language))
         if posted.exit_confirmation is not None:
             return await self.leave(posted.exit_confirmation)
@@ -146,7 +157,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         self.last_activity = time.monotonic()
-        for item in await database_sync_to_async(record_activity)(user=self.user, language=self.language):
+        await self.send_reminders(await database_sync_to_async(record_activity)(user=self.user, language=self.language))
+
+    async def send_reminders(self, reminders):
+        for item in reminders:
             await self.channel_layer.group_send(self.user_group, {"type": "chat.reminder",
                                                                   "frame": protocol.reminder(item)})
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from moderation.stages import is_farewell
+from moderation.stages import dependence_cue, is_farewell
 
 
 class LLMUnavailable(Exception):
@@ -138,6 +138,13 @@ _DEMO_NOTE = {
 _CHUNK = {"en": re.compile(r"\S+\s*"), "zh-hans": re.compile(r".{1,4}", re.S)}
 
 
+_BOUNDARY = {
+    "en": "I'm really glad our chats help you. I'm an AI, though, and the people around you can be there for "
+          "you in ways I can't. Is there a friend or family member you could reach out to today?",
+    "zh-hans": "很高兴我们的聊天对你有帮助。不过我是人工智能，身边的人能以我做不到的方式陪伴你。"
+               "今天有没有可以联系的朋友或家人？",
+}
+
 _GOODBYES = {
     "en": "Goodbye, take care! It was nice talking with you.",
     "zh-hans": "再见，照顾好自己！和你聊天很开心。",
@@ -150,6 +157,8 @@ def offline_reply_text(request: ReplyRequest) -> str:
     user_text = request.history[-1].content if request.history else ""
     if is_farewell(user_text):
         return _GOODBYES[language]  # BX-05: a short, warm goodbye and nothing that holds the user back
+    if dependence_cue(user_text):
+        return _BOUNDARY[language]  # CN-EMO-01: emotional-boundary guidance towards real people
     digest = int(hashlib.sha256(f"{request.character_role}|{user_text}".encode()).hexdigest(), 16)
     role = request.character_role if request.character_role in _ROLE_FOLLOW_UPS[language] else "friend"
     openers = _OPENERS[language][role]

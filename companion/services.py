@@ -18,9 +18,10 @@ from companion.labels import aigc_metadata
 from companion.models import (START_NOTICE_PREFIX, Author, Character, Conversation, Message, MessageStatus, Mode,
                               Reminder, ReminderKind, UsageClock)
 from companion.policies import UsageStreak, due_occurrence, extend_streak, is_exit_request
-from companion.reminders import periodic_text, start_notice_text
+from companion.reminders import dependence_text, periodic_text, start_notice_text
 from companion.selectors import (access_character_by_slug, access_conversation_by_id, conversation_history,
                                  pending_reminders)
+from moderation.pipeline import ScreeningInput, screen
 
 # A reply still "streaming" this long after it started belongs to a server that died.
 STALE_STREAM = dt.timedelta(minutes=10)
@@ -61,6 +62,7 @@ class PostedMessage:
     created: bool
     exit_confirmation: Message | None = None
     reply: ReplyJob | None = None
+    reminders: tuple[Reminder, ...] = ()  # pop-ups the message itself made due (dependence)
 
 
 @transaction.atomic(durable=True)
@@ -172,9 +174,25 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     if is_exit_request(text, settings.COMPANION_EXIT_KEYWORDS):
         return PostedMessage(message=message, created=True,
                              exit_confirmation=_store_exit_confirmation(conversation, user.language))
+    verdict = screen(ScreeningInput(text=text, direction="inbound", language=user.language))
+    reminders = (_dependence_reminder(user),) if "dependence" in verdict.categories else ()
+    reminders = tuple(reminder for reminder in reminders if reminder is not None)
     if conversation.mode != Mode.AI:
-        return PostedMessage(message=message, created=True)
-    return PostedMessage(message=message, created=True, reply=_plan_reply(conversation, user, message))
+        return PostedMessage(message=message, created=True, reminders=reminders)
+    return PostedMessage(message=message, created=True, reply=_plan_reply(conversation, user, message),
+                         reminders=reminders)
+
+
+def _dependence_reminder(user: User) -> Reminder | None:
+    """CN-DIS-03, BX-06: signs of over-reliance open a pop-up saying this is AI, with offline
+    suggestions; at most once per COMPANION_DEPENDENCE_REMINDER_HOURS."""
+    UsageClock.objects.select_for_update().get_or_create(user=user)  # one decision per user at a time
+    now = timezone.now()
+    window = dt.timedelta(hours=settings.COMPANION_DEPENDENCE_REMINDER_HOURS)
+    if Reminder.objects.filter(user=user, kind=ReminderKind.DEPENDENCE, created_at__gte=now - window).exists():
+        return None
+    return Reminder.objects.create(user=user, kind=ReminderKind.DEPENDENCE, key=f"dependence:{now.isoformat()}",
+                                   text=dependence_text(user.language))
 
 
 def _plan_reply(conversation: Conversation, user: User, message: Message) -> ReplyJob:

@@ -89,6 +89,33 @@ def is_farewell(text: str) -> bool:
     return bool(_FAREWELL.search(unicodedata.normalize("NFKC", text).casefold().replace("’", "'")))
 
 
+_DEPENDENCE_CUES = re.compile(
+    r"\byou('re| are) the only (one|person|thing) (who|that) (understands|gets|cares about|listens to) me\b|"
+    r"\bi (only|just) have you\b|\byou('re| are) all i have\b|\bi (can't|cannot) live without you\b|"
+    r"\bi don't need (anyone|anybody|other people|friends) (else|but you)\b|"
+    r"\bi (don't|do not) want to (see|talk to|meet) (anyone|anybody|people|my friends|my family)\b|"
+    r"\bi('d| would) rather talk to you than (anyone|people|my friends|my family)\b|"
+    r"\bi talk to you (all day|every night|more than anyone)\b|"
+    r"只有你(懂|理解|在乎|关心)我|我只有你了?|我离不开你|没有你我(活不下去|不行)|不想(见|理|联系)(任何人|朋友|家人|别人)|"
+    r"我(宁愿|只想)(和|跟)你(聊|说话)|除了你(没有人|谁都不)")
+
+
+def dependence_cue(text: str) -> str | None:
+    """A sign of over-reliance on the companion in what the user wrote (CN-EMO-06, CN-DIS-03)."""
+    match = _DEPENDENCE_CUES.search(unicodedata.normalize("NFKC", text).casefold().replace("’", "'"))
+    return match.group(0) if match else None
+
+
+class InboundCues:
+    """Marks user messages that show emotional over-reliance; the chat answers with a pop-up."""
+
+    def assess(self, item: ScreeningInput) -> Finding | None:
+        if item.direction != "inbound":
+            return None
+        cue = dependence_cue(item.text)
+        return Finding(stage="inbound_cues", categories=("dependence",), score=1.0, evidence=(cue,)) if cue else None
+
+
 def _compile(patterns: dict[str, list[str]]) -> dict[str, re.Pattern]:
     return {category: re.compile("|".join(f"(?:{p})" for p in items)) for category, items in patterns.items()}
 

@@ -237,7 +237,10 @@ MODERATION_PROVIDERS = env_list("MODERATION_PROVIDERS")
 MODERATION_STAGES = [
     {"NAME": "moderation.stages.Normalise"},
     {"NAME": "moderation.stages.OutboundPatterns"},
+    {"NAME": "moderation.stages.InboundCues"},
 ]
+# CN-DIS-03: a dependence pop-up at most once in this many hours while the signals last.
+COMPANION_DEPENDENCE_REMINDER_HOURS = 24
 
 # Service identity used in labels (CN-DIS-04, CN-DIS-05) and the footer (CN-GOV-05).
 COMPANION_SERVICE_NAME = os.environ.get("COMPANION_SERVICE_NAME", "Haven")

@@ -189,3 +189,27 @@ async def test_acknowledging_someone_elses_reminder_is_not_found(demo, clock):
     assert (await reminders_of(owner))[0].acknowledged_at is None
     await theirs.disconnect()
     await mine.disconnect()
+
+
+async def test_dependence_signals_open_a_popup_at_most_daily(demo, clock):
+    user = await database_sync_to_async(UserFactory)(language="en")
+    socket, _, _ = await join(user)
+
+    async def send(text, client_id):
+        await socket.send_json_to({"type": "message", "text": text, "client_id": client_id})
+        frames = await frames_until(socket, "message_end")
+        while not await socket.receive_nothing(timeout=0.2):  # the pop-up may trail the reply
+            frames.append(await socket.receive_json_from())
+        return frames
+
+    frames = await send("You're the only one who understands me.", "d1")
+    popup = [f for f in frames if f["type"] == "reminder"]
+    assert [p["kind"] for p in popup] == ["dependence"] and "AI" in popup[0]["text"]  # CN-DIS-03
+    reply = "".join(f["text"] for f in frames if f["type"] == "message_delta")
+    assert "friend or family" in reply  # boundary guidance towards real people (CN-EMO-01, BX-06)
+    assert all(f["type"] != "reminder" for f in await send("I only have you.", "d2"))
+    clock.shift(dt.timedelta(hours=25))
+    # A day later (the socket stayed open: it must still be in its channel-layer groups).
+    assert [f["kind"] for f in await send("我只有你了", "d3") if f["type"] == "reminder"] == ["dependence"]
+    assert len(await reminders_of(user, kind="dependence")) == 2
+    await socket.disconnect()

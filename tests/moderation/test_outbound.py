@@ -113,3 +113,14 @@ def test_text_without_punctuation_is_not_held_forever():
     screen_ = StreamScreen(language="en", history=())
     released = [piece for _ in range(40) for piece in screen_.feed("word ")]
     assert released and len("".join(released)) >= 100
+
+
+@pytest.mark.parametrize("text", ["You're the only one who understands me", "i only have you", "我只有你了",
+                                  "只有你懂我", "I don't want to see anyone anymore"])
+def test_dependence_cues_inbound(text):
+    assert screen(ScreeningInput(text=text, direction="inbound")).categories == ("dependence",)
+
+
+@pytest.mark.parametrize("text", ["I have you to thank for this", "my friends understand me", "你好"])
+def test_no_dependence_cue(text):
+    assert screen(ScreeningInput(text=text, direction="inbound")).categories == ()
