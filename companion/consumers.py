@@ -27,7 +27,7 @@ GROUP_REFRESH_SECONDS = 3600
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     generation: asyncio.Task | None = None
     streaming = False  # cleared as soon as message_end is out, before the relay to other tabs
-    last_activity = 0.0
+    last_heartbeat = 0.0
     closing = False
 
     async def connect(self):
@@ -130,7 +130,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_json(protocol.error(
                 "rate_limited", gettext("You are sending messages too quickly."), client_id=client_id))
         posted = await database_sync_to_async(post_user_message)(
-            user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id)
+            user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id,
+            language=self.language)
         await self.send_json(protocol.message_ack(posted.message))
         if not posted.created:
             return
@@ -141,33 +142,31 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_reminders(posted.reminders)
         await self.relay(protocol.sync([posted.message], self.language))
         if posted.exit_confirmation is not None:
-            return await self.leave(posted.exit_confirmation)
-        await self.track_activity()
+            await self.leave(posted.exit_confirmation)
 
     async def generate(self, job):
         try:
-            reply = await stream_reply(job, self.send_stream_frame, language=self.language)
+            finished = await stream_reply(job, self.send_stream_frame, language=self.language)
         finally:
             self.streaming = False
-        await self.relay(protocol.sync([reply], self.language))
-        await self.track_activity()  # streaming counts as use
+        await self.relay(protocol.sync([finished.message], self.language))
+        if not self.closing:
+            await self.send_reminders(finished.reminders)  # streaming counts as use
 
-    async def track_activity(self):
-        """Extend the user's usage streak; reminders it makes due go to every socket of the user."""
-        if self.closing:
-            return
-        self.last_activity = time.monotonic()
-        await self.send_reminders(await database_sync_to_async(record_activity)(user=self.user, language=self.language))
 
-    async def send_reminders(self, reminders):
-        for item in reminders:
-            await self.channel_layer.group_send(self.user_group, {"type": "chat.reminder",
-                                                                  "frame": protocol.reminder(item)})
 
     async def on_heartbeat(self, frame: dict):
         # A visible chat is in use even when the user only reads; extra heartbeats are ignored.
-        if time.monotonic() - self.last_activity >= settings.COMPANION_HEARTBEAT_SECONDS / 3:
-            await self.track_activity()
+        if time.monotonic() - self.last_heartbeat >= settings.COMPANION_HEARTBEAT_SECONDS / 3:
+            self.last_heartbeat = time.monotonic()
+            await self.send_reminders(
+                await database_sync_to_async(record_activity)(user=self.user, language=self.language))
+
+    async def send_reminders(self, reminders):
+        """Reminders go to every socket of the user, whichever socket made them due."""
+        for item in reminders:
+            await self.channel_layer.group_send(self.user_group, {"type": "chat.reminder",
+                                                                  "frame": protocol.reminder(item)})
 
     async def send_stream_frame(self, frame: dict):
         if not self.closing:  # BX-17: after exit nothing more reaches the user

@@ -135,7 +135,8 @@ _DEMO_NOTE = {
     "zh-hans": "（我是离线演示模型，一个人工智能，所以回答比较简单。）",
 }
 
-_CHUNK = {"en": re.compile(r"\S+\s*"), "zh-hans": re.compile(r".{1,4}", re.S)}
+# The demo model streams clause by clause, the unit the outbound screen releases anyway.
+_CLAUSE = re.compile(r"[^,.!?;，。！？；]+[,.!?;，。！？；]*\s*")
 
 
 _BOUNDARY = {
@@ -183,8 +184,7 @@ class OfflineProvider:
 
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
         text = offline_reply_text(request)
-        pattern = _CHUNK["en" if request.language == "en" else "zh-hans"]
-        for index, match in enumerate(pattern.finditer(text)):
+        for index, match in enumerate(_CLAUSE.finditer(text)):
             if index and self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
             yield match.group(0)

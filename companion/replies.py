@@ -12,8 +12,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from companion import llm, protocol
-from companion.models import Message, MessageStatus
-from companion.services import ReplyJob, finish_reply
+from companion.models import MessageStatus
+from companion.services import FinishedReply, ReplyJob, finish_reply
 from moderation.streaming import StreamScreen
 
 logger = logging.getLogger(__name__)
@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 Send = Callable[[dict], Awaitable[None]]
 
 
-async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> Message:
-    """Send message_start, deltas and message_end for `job`, then return the stored reply.
+async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> FinishedReply:
+    """Send message_start, deltas and message_end for `job`, then return the stored reply and
+    the reminders that reading it made due.
 
     `language` is the interface language (labels, errors); the reply itself is written in
     `job.language`, the language the user wrote in.
@@ -54,11 +55,12 @@ async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> Message:
         await release(screen.finish())
     # What is stored is exactly what the user was shown, so the AIGC HMAC covers the shown text.
     save = database_sync_to_async(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status,
-                                                flags=screen.flags)
-    reply = await asyncio.shield(save)
+                                                flags=screen.flags, language=language)
+    finished = await asyncio.shield(save)
+    reply = finished.message
     if failure is not None:
         with translation.override(language):
             detail = gettext("The AI could not answer right now. Please try again.")
         await send(protocol.error("llm_unavailable", detail, id=job.produce_id))
     await send(protocol.message_end(reply))
-    return reply
+    return finished

@@ -151,11 +151,13 @@ def clean_text(text: str) -> str:
 
 
 @transaction.atomic(durable=True)
-def post_user_message(*, user: User, conversation_id: int, text: str, client_id: str) -> PostedMessage:
+def post_user_message(*, user: User, conversation_id: int, text: str, client_id: str,
+                      language: str) -> PostedMessage:
     """Store a user message once per client_id; plan the AI reply or the exit.
 
     An exit keyword (CN-USE-04) stores a fixed confirmation instead of planning a reply, so the
-    model is never called. In `waiting` and `human` modes no reply is planned (BX-03).
+    model is never called. In `waiting` and `human` modes no reply is planned (BX-03). The
+    message counts as use (CN-USE-01) and may make reminders due, returned in `reminders`.
     """
     text = clean_text(text)
     if not text:
@@ -174,16 +176,18 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     if is_exit_request(text, settings.COMPANION_EXIT_KEYWORDS):
         return PostedMessage(message=message, created=True,
                              exit_confirmation=_store_exit_confirmation(conversation, user.language))
-    verdict = screen(ScreeningInput(text=text, direction="inbound", language=user.language))
-    reminders = (_dependence_reminder(user),) if "dependence" in verdict.categories else ()
-    reminders = tuple(reminder for reminder in reminders if reminder is not None)
+    reminders = _record_activity(user, timezone.now(), language)
+    verdict = screen(ScreeningInput(text=text, direction="inbound", language=language))
+    if "dependence" in verdict.categories and (reminder := _dependence_reminder(user, language)) is not None:
+        reminders.append(reminder)
+    reminders = tuple(reminders)
     if conversation.mode != Mode.AI:
         return PostedMessage(message=message, created=True, reminders=reminders)
     return PostedMessage(message=message, created=True, reply=_plan_reply(conversation, user, message),
                          reminders=reminders)
 
 
-def _dependence_reminder(user: User) -> Reminder | None:
+def _dependence_reminder(user: User, language: str) -> Reminder | None:
     """CN-DIS-03, BX-06: signs of over-reliance open a pop-up saying this is AI, with offline
     suggestions; at most once per COMPANION_DEPENDENCE_REMINDER_HOURS."""
     UsageClock.objects.select_for_update().get_or_create(user=user)  # one decision per user at a time
@@ -192,7 +196,7 @@ def _dependence_reminder(user: User) -> Reminder | None:
     if Reminder.objects.filter(user=user, kind=ReminderKind.DEPENDENCE, created_at__gte=now - window).exists():
         return None
     return Reminder.objects.create(user=user, kind=ReminderKind.DEPENDENCE, key=f"dependence:{now.isoformat()}",
-                                   text=dependence_text(user.language))
+                                   text=dependence_text(language))
 
 
 def _plan_reply(conversation: Conversation, user: User, message: Message) -> ReplyJob:
@@ -211,20 +215,29 @@ def _plan_reply(conversation: Conversation, user: User, message: Message) -> Rep
     return ReplyJob(reply_id=reply.pk, produce_id=str(reply.public_id), language=language, request=request)
 
 
+@dataclass(frozen=True)
+class FinishedReply:
+    message: Message
+    reminders: list[Reminder]
+
+
 @transaction.atomic(durable=True)
-def finish_reply(*, reply_id: int, text: str, status: str, flags: list[list[str]] = ()) -> Message:
+def finish_reply(*, reply_id: int, text: str, status: str, flags: list[list[str]] = (),
+                 language: str = "zh-hans") -> FinishedReply:
     """Store the streamed text with its implicit AIGC label (CN-DIS-05) and the categories of
-    clauses the outbound screen replaced (never their text). Idempotent."""
-    reply = Message.objects.select_for_update().get(pk=reply_id)
+    clauses the outbound screen replaced (never their text). Reading a streamed reply counts as
+    use (CN-USE-01): reminders it made due are returned. Idempotent."""
+    reply = Message.objects.select_related("conversation__user").select_for_update(of=("self",)).get(pk=reply_id)
     if reply.status != MessageStatus.STREAMING:
-        return reply
+        return FinishedReply(message=reply, reminders=[])
     reply.text = text
     reply.status = status
     reply.completed_at = timezone.now()
     reply.aigc = aigc_metadata(produce_id=str(reply.public_id), text=text, model=reply.model_name)
     reply.screening_flags = list(flags)
     reply.save(update_fields=["text", "status", "completed_at", "aigc", "screening_flags"])
-    return reply
+    return FinishedReply(message=reply, reminders=_record_activity(reply.conversation.user, reply.completed_at,
+                                                                    language))
 
 
 @transaction.atomic(durable=True)

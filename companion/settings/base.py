@@ -124,6 +124,9 @@ else:
             # WAL lets the chat server read while another connection writes.
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                         "transaction_mode": "IMMEDIATE", "timeout": 20},
+            # Keep the connection: the chat server's database thread would otherwise reconnect (and
+            # rerun the PRAGMAs) on every call.
+            "CONN_MAX_AGE": None,
         }
     }
 # Services own their transactions (STYLE.md §7).

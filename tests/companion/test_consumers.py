@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from companion.labels import aigc_matches
-from companion.models import Author, Message, MessageStatus
+from companion.models import Author, Conversation, Message, MessageStatus, Mode
 from tests.fakes.openai_server import Script
 from tests.fixtures import UserFactory, frames_until, join, open_socket
 
@@ -303,3 +303,18 @@ async def test_cancel_closes_the_upstream_model_stream(adult, fake_openai):
     assert frames[-1]["status"] == "cancelled"
     assert await asyncio.to_thread(fake_openai.disconnected_by_client.wait, 3)
     await communicator.disconnect()
+
+
+async def test_while_waiting_for_a_human_no_ai_text_and_exit_still_works(adult, fake_openai):
+    communicator, ready, _ = await join(adult)
+    await database_sync_to_async(
+        lambda: Conversation.objects.filter(public_id=ready["conversation"]).update(mode=Mode.WAITING))()
+    await communicator.disconnect()
+    communicator, ready, _ = await join(adult)
+    assert ready["mode"] == "waiting"
+    await send_message(communicator, "is anyone there?")
+    assert (await communicator.receive_json_from())["type"] == "message_ack"
+    assert await communicator.receive_nothing(timeout=0.3)  # BX-03: no AI text while a human is awaited
+    assert fake_openai.requests == []
+    await communicator.send_json_to({"type": "exit"})  # CN-USE-03: exit works during a takeover wait
+    assert (await frames_until(communicator, "closed"))[-1]["reason"] == "exit"

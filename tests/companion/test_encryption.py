@@ -41,7 +41,7 @@ def chat(demo):
     user = UserFactory()
     opening = open_chat(user=user, character_slug="friend", session_key="session", language="en")
     posted = post_user_message(user=user, conversation_id=opening.conversation.pk, text=f"my secret {CANARY}",
-                               client_id="c1")
+                               client_id="c1", language="en")
     finish_reply(reply_id=posted.reply.reply_id, text=f"I will keep {CANARY} safe", status="complete")
     return user, opening.conversation
 

@@ -25,8 +25,9 @@ AI_TEXT = "Cats purr <script>alert(1)</script> & dogs bark.\nA second line."
 def start_chat(user: User, *, language: str = "en", finish: bool = True) -> tuple[Conversation, Message | None]:
     """A conversation built by the real services: one user message and, with `finish`, its AI reply."""
     opening = open_chat(user=user, character_slug="friend", session_key="s", language=language)
-    posted = post_user_message(user=user, conversation_id=opening.conversation.pk, text=USER_TEXT, client_id="c1")
-    reply = finish_reply(reply_id=posted.reply.reply_id, text=AI_TEXT, status="complete") if finish else None
+    posted = post_user_message(user=user, conversation_id=opening.conversation.pk, text=USER_TEXT, client_id="c1",
+                               language=language)
+    reply = finish_reply(reply_id=posted.reply.reply_id, text=AI_TEXT, status="complete").message if finish else None
     return opening.conversation, reply
 
 

@@ -10,7 +10,7 @@ import time_machine
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from companion.models import Reminder
+from companion.models import Reminder, UsageClock
 from tests.fixtures import UserFactory, frames_until, join
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,11 +101,12 @@ async def test_reconnecting_neither_resets_nor_repeats(demo, clock):
 
 
 async def test_a_streaming_reply_counts_as_use(demo, clock, settings):
-    settings.LLM_OFFLINE_CHUNK_DELAY_MS = 150  # the reply streams for about three seconds
+    settings.LLM_OFFLINE_CHUNK_DELAY_MS = 400  # the reply streams for about two seconds
     user = await database_sync_to_async(UserFactory)()
     socket, _, _ = await join(user)
     await use_for([socket], clock, 110)
-    clock.shift(dt.timedelta(minutes=9, seconds=58))
+    started = (await database_sync_to_async(UsageClock.objects.get)(user=user)).streak_started_at
+    clock.move_to(started + dt.timedelta(minutes=119, seconds=59, milliseconds=500))
     await socket.send_json_to({"type": "message", "text": "Tell me a story", "client_id": "x"})
     frames = await frames_until(socket, "reminder", timeout=10)
     # Sent just before the 2-hour mark; the reminder comes when the reply has streamed past it.
