@@ -34,6 +34,8 @@ def test_disclosure_and_reminder_popups_must_be_acknowledged(new_context, fast_r
         wait_for_reply(send_message(page, f"Still here at {time.monotonic():.0f}"))
     reminder = acknowledge_reminder(page, "continuous_use")
     assert "without a pause" in reminder and "break" in reminder
+    # CN-USE-01: it also stays in the conversation as a system line.
+    expect(page.locator("li.msg-reminder").last.locator(".msg-text")).to_have_text(reminder)
 
     # Acknowledged once, never shown again after a reload.
     page.reload()

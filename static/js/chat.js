@@ -198,7 +198,14 @@
     closed(frame) { closeForGood(S.closed[frame.reason] || S.closed.exit); },
     reminder(frame) {
       const known = (shownReminder && shownReminder.id === frame.id) || reminders.some((r) => r.id === frame.id);
-      if (!known) reminders.push(frame);
+      if (!known) {
+        reminders.push(frame);
+        // CN-USE-01: besides the modal, the reminder stays readable as a line in the conversation.
+        const line = bubble({ author: "system", label: S.reminderTitles[frame.kind] || S.reminderTitles.dependence,
+                              text: frame.text, status: "complete" });
+        line.classList.add("msg-reminder");
+        line.dataset.reminderId = frame.id;
+      }
       showNextReminder();
     },
   };
