@@ -176,15 +176,13 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     if is_exit_request(text, settings.COMPANION_EXIT_KEYWORDS):
         return PostedMessage(message=message, created=True,
                              exit_confirmation=_store_exit_confirmation(conversation, user.language))
-    reminders = _record_activity(user, timezone.now(), language)
+    reply = _plan_reply(conversation, user, message) if conversation.mode == Mode.AI else None
+    # With a reply coming, its end records the use (finish_reply): one write fewer before the first token.
+    reminders = [] if reply else _record_activity(user, timezone.now(), language)
     verdict = screen(ScreeningInput(text=text, direction="inbound", language=language))
     if "dependence" in verdict.categories and (reminder := _dependence_reminder(user, language)) is not None:
         reminders.append(reminder)
-    reminders = tuple(reminders)
-    if conversation.mode != Mode.AI:
-        return PostedMessage(message=message, created=True, reminders=reminders)
-    return PostedMessage(message=message, created=True, reply=_plan_reply(conversation, user, message),
-                         reminders=reminders)
+    return PostedMessage(message=message, created=True, reply=reply, reminders=tuple(reminders))
 
 
 def _dependence_reminder(user: User, language: str) -> Reminder | None:
