@@ -318,3 +318,15 @@ async def test_while_waiting_for_a_human_no_ai_text_and_exit_still_works(adult, 
     assert fake_openai.requests == []
     await communicator.send_json_to({"type": "exit"})  # CN-USE-03: exit works during a takeover wait
     assert (await frames_until(communicator, "closed"))[-1]["reason"] == "exit"
+
+
+async def test_an_idle_socket_survives_the_channel_layers_blocking_reads(adult, settings):
+    """On Redis, the layer's blocking pop lasts 5 s; reads must not time out at the same moment."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs the Redis channel layer (CI runs it)")
+    communicator, _, _ = await join(adult)
+    for _ in range(3):
+        assert await communicator.receive_nothing(timeout=5.5)
+    await send_message(communicator, "still there?")
+    assert (await frames_until(communicator, "message_end"))[0]["type"] == "message_ack"
+    await communicator.disconnect()
