@@ -7,7 +7,7 @@ from playwright.sync_api import Locator, Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PASSWORD = "demo-pass-2026"
-REPLY_TIMEOUT_MS = 20_000  # a whole offline reply at 60 ms a chunk takes 2-4 s
+REPLY_TIMEOUT_MS = 20_000  # a whole offline reply at 250 ms a clause takes 1-3 s
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 

@@ -164,7 +164,9 @@ def server_env(server_database) -> dict:
     env.update({
         "DJANGO_SETTINGS_MODULE": "companion.settings",
         "FIELD_ENCRYPTION_KEYS": _encryption_keys(),
-        "LLM_OFFLINE_CHUNK_DELAY_MS": "60",
+        # The demo model streams clause by clause: 250 ms apart keeps a reply on screen long enough
+        # to watch it grow and to press exit in the middle of it.
+        "LLM_OFFLINE_CHUNK_DELAY_MS": "250",
         "LLM_PROVIDER": "offline",
         "CHANNEL_LAYER_PREFIX": f"e2e-{os.getpid()}-{secrets.token_hex(3)}-",
         "PYTHONUNBUFFERED": "1",

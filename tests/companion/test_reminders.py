@@ -3,6 +3,7 @@
 One server-side clock per user across sockets (BX-07); reminders are created once, reach every
 socket, survive reconnects, and need an acknowledgement (CN-USE-01/02, CN-DIS-02, US-CA-03, US-NY-02).
 """
+import asyncio
 import datetime as dt
 
 import pytest
@@ -33,11 +34,26 @@ def reminders_of(user, **filters):
 
 
 async def use_for(sockets, clock, minutes: int, step: int = 10):
-    """Heartbeats every `step` minutes, alternating between the sockets (two devices)."""
+    """Heartbeats every `step` minutes, alternating between the sockets (two devices).
+
+    Each heartbeat is waited for: one handled after the clock moved on again would leave a gap
+    of 20 minutes or more, which rightly ends the streak.
+    """
     for n in range(minutes // step):
         clock.shift(dt.timedelta(minutes=step))
+        sent_at = dt.datetime.now(dt.timezone.utc)
         await sockets[n % len(sockets)].send_json_to({"type": "heartbeat"})
-        await sockets[n % len(sockets)].receive_nothing(timeout=0.05)
+        for _ in range(200):
+            if await last_active() >= sent_at:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the heartbeat was not recorded")
+
+
+@database_sync_to_async
+def last_active():
+    return max(UsageClock.objects.values_list("last_active_at", flat=True))
 
 
 async def no_reminder(socket):
