@@ -22,8 +22,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
-from companion.labels import aigc_metadata, content_hmac, visible_label
-from companion.models import Author, Conversation, Message, MessageStatus
+from companion.labels import content_hmac, visible_label
+from companion.models import Author, Conversation, MessageStatus
+from companion.protocol import message_record
 from companion.selectors import conversation_messages
 
 EXPORT_FORMAT = "haven.conversation.v1"
@@ -43,7 +44,7 @@ def conversation_export(conversation: Conversation, *, language: str) -> dict:
 
     Each call is a new file with its own `ProduceID`.
     """
-    messages = [_message_item(message, language) for message in conversation_messages(conversation)]
+    messages = [message_record(message, language) for message in conversation_messages(conversation)]
     produce_id = str(uuid.uuid4())
     character = conversation.character
     return {
@@ -69,23 +70,6 @@ def conversation_export(conversation: Conversation, *, language: str) -> dict:
             "ReservedCode2": "",
         },
     }
-
-
-def _message_item(message: Message, language: str) -> dict:
-    item = {
-        "id": str(message.public_id),
-        "author": message.author,
-        "label": visible_label(message.author, language),
-        "text": message.text,
-        "status": message.status,
-        "created_at": message.created_at.isoformat(),
-    }
-    if message.author == Author.AI:
-        # A reply still streaming, or interrupted by a server that died, has no stored label yet;
-        # it is labelled here rather than leaving AI text unlabelled in a download (CN-DIS-06).
-        item["aigc"] = message.aigc or aigc_metadata(produce_id=item["id"], text=message.text,
-                                                     model=message.model_name)
-    return item
 
 
 def render_export_html(export: dict) -> str:

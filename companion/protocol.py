@@ -1,6 +1,6 @@
 """Frames of the chat WebSocket protocol (shared/contracts.md §5; extensions in docs/protocol.md)."""
-from companion.labels import visible_label
-from companion.models import Message, Reminder
+from companion.labels import aigc_metadata, visible_label
+from companion.models import Author, Message, Reminder
 
 
 class FrameError(Exception):
@@ -12,7 +12,8 @@ class FrameError(Exception):
         self.detail = detail
 
 
-def history_item(message: Message, language: str) -> dict:
+def message_record(message: Message, language: str) -> dict:
+    """A stored message with its labels, as history and exports show it."""
     item = {
         "id": str(message.public_id),
         "author": message.author,
@@ -21,10 +22,18 @@ def history_item(message: Message, language: str) -> dict:
         "status": message.status,
         "created_at": message.created_at.isoformat(),
     }
+    if message.author == Author.AI:
+        # A reply still streaming, or interrupted by a server that died, has no stored label yet;
+        # it is labelled here rather than shown or exported unlabelled (CN-DIS-05, CN-DIS-06).
+        item["aigc"] = message.aigc or aigc_metadata(produce_id=item["id"], text=message.text,
+                                                     model=message.model_name)
+    return item
+
+
+def history_item(message: Message, language: str) -> dict:
+    item = message_record(message, language)
     if message.client_id:
         item["client_id"] = message.client_id
-    if message.aigc:
-        item["aigc"] = message.aigc
     return item
 
 

@@ -7,8 +7,8 @@ from companion import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("chat/<slug:character_slug>/", views.chat, name="chat"),
-    path("chat/<slug:character_slug>/export.json", views.export_json, name="export_json"),
-    path("chat/<slug:character_slug>/export.html", views.export_html, name="export_html"),
+    path("chat/<slug:character_slug>/export.json", views.export, {"file_format": "json"}, name="export_json"),
+    path("chat/<slug:character_slug>/export.html", views.export, {"file_format": "html"}, name="export_html"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),

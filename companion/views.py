@@ -48,25 +48,22 @@ def chat(request, character_slug: str):
     })
 
 
-# CN-DIS-06: the export views read no query parameters, so nothing can ask for an unlabelled file.
+EXPORT_FORMATS = {
+    "json": ("application/json; charset=utf-8", lambda export: json.dumps(export, ensure_ascii=False, indent=2)),
+    "html": ("text/html; charset=utf-8", render_export_html),
+}
+
+
+# CN-DIS-06: the export view reads no query parameters, so nothing can ask for an unlabelled file.
 @login_required
 @never_cache
 @require_GET
-def export_json(request, character_slug: str):
+def export(request, character_slug: str, file_format: str):
     conversation = _current_conversation_or_404(request, character_slug)
-    export = conversation_export(conversation, language=get_language())
-    return _attachment(json.dumps(export, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8",
-                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.json")
-
-
-@login_required
-@never_cache
-@require_GET
-def export_html(request, character_slug: str):
-    conversation = _current_conversation_or_404(request, character_slug)
-    export = conversation_export(conversation, language=get_language())
-    return _attachment(render_export_html(export), content_type="text/html; charset=utf-8",
-                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.html")
+    content_type, render = EXPORT_FORMATS[file_format]
+    content = render(conversation_export(conversation, language=get_language()))
+    return _attachment(content, content_type=content_type,
+                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.{file_format}")
 
 
 def _current_conversation_or_404(request, character_slug: str) -> Conversation:
