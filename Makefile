@@ -38,7 +38,7 @@ run: messages seed
 test: messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: seed
+bench: install
 	$(BIN)/python bench/ws_latency.py
 
 contract:
