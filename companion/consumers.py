@@ -4,7 +4,6 @@ import json
 import time
 from collections import deque
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -12,6 +11,7 @@ from django.utils.translation import gettext
 
 from accounts.policies import interface_language
 from companion import llm, protocol
+from companion.asyncdb import in_db_thread
 from companion.labels import disclosure_text
 from companion.policies import within_rate
 from companion.protocol import FrameError
@@ -37,7 +37,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
                                            self.user.language, dict(settings.LANGUAGES))
         try:
-            opening = await database_sync_to_async(open_chat)(
+            opening = await in_db_thread(open_chat)(
                 user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"],
                 session_key=self.scope["session"].session_key or "", language=self.language)
         except CharacterUnavailable:
@@ -129,7 +129,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not within_rate(self.recent_messages, now, limit=self.recent_messages.maxlen):
             return await self.send_json(protocol.error(
                 "rate_limited", gettext("You are sending messages too quickly."), client_id=client_id))
-        posted = await database_sync_to_async(post_user_message)(
+        posted = await in_db_thread(post_user_message)(
             user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id,
             language=self.language)
         await self.send_json(protocol.message_ack(posted.message))
@@ -160,7 +160,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if time.monotonic() - self.last_heartbeat >= settings.COMPANION_HEARTBEAT_SECONDS / 3:
             self.last_heartbeat = time.monotonic()
             await self.send_reminders(
-                await database_sync_to_async(record_activity)(user=self.user, language=self.language))
+                await in_db_thread(record_activity)(user=self.user, language=self.language))
 
     async def send_reminders(self, reminders):
         """Reminders go to every socket of the user, whichever socket made them due."""
@@ -176,12 +176,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.stop_generation()
 
     async def on_exit(self, frame: dict):
-        await self.leave(await database_sync_to_async(exit_chat)(user=self.user, conversation_id=self.conversation.pk))
+        await self.leave(await in_db_thread(exit_chat)(user=self.user, conversation_id=self.conversation.pk))
 
     async def on_ack(self, frame: dict):
         if not isinstance(frame.get("reminder_id"), str):
             raise FrameError("bad_frame", gettext("An ack needs a string `reminder_id`."))
-        await database_sync_to_async(acknowledge_reminder)(user=self.user, reminder_id=frame["reminder_id"])
+        await in_db_thread(acknowledge_reminder)(user=self.user, reminder_id=frame["reminder_id"])
 
     async def stop_generation(self):
         if self.generation is not None and not self.generation.done():

@@ -7,11 +7,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from channels.db import database_sync_to_async
 from django.utils import translation
 from django.utils.translation import gettext
 
 from companion import llm, protocol
+from companion.asyncdb import in_db_thread
 from companion.models import MessageStatus
 from companion.services import FinishedReply, ReplyJob, finish_reply
 from moderation.streaming import StreamScreen
@@ -54,7 +54,7 @@ async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> FinishedR
         status, failure = MessageStatus.FAILED, error
         await release(screen.finish())
     # What is stored is exactly what the user was shown, so the AIGC HMAC covers the shown text.
-    save = database_sync_to_async(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status,
+    save = in_db_thread(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status,
                                                 flags=screen.flags, language=language)
     finished = await asyncio.shield(save)
     reply = finished.message

@@ -35,11 +35,16 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="session", autouse=True)
 def close_worker_thread_connections(django_db_setup, django_db_blocker):
-    """Async tests reach the database from asgiref's worker thread; close its connection before
-    the test database is dropped, or PostgreSQL refuses to drop a database in use."""
+    """Chat services run on worker threads (companion/asyncdb.py), each with its own connection;
+    end those sessions before the test database is dropped, or PostgreSQL refuses to drop it."""
     yield
     with django_db_blocker.unblock():
         asyncio.run(database_sync_to_async(connections.close_all)())
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.fixture(autouse=True)
