@@ -258,6 +258,8 @@ COMPANION_MAX_FRAME_BYTES = 16 * 1024
 COMPANION_MESSAGES_PER_MINUTE = 30
 COMPANION_ERRORS_BEFORE_CLOSE = 20
 COMPANION_HISTORY_LIMIT = 50
+# Threads running chat services per process on PostgreSQL (companion/asyncdb.py).
+COMPANION_DB_THREADS = int(os.environ.get("COMPANION_DB_THREADS", "2"))
 COMPANION_PROMPT_HISTORY_TURNS = 12
 # CN-USE-01: a gap this long ends "continuous" use. The catalog's default (20) is stricter than 15.
 COMPANION_CONTINUITY_GAP_MINUTES = float(os.environ.get("COMPANION_CONTINUITY_GAP_MINUTES", "20"))
