@@ -109,3 +109,19 @@ def test_exit_mid_stream_stops_the_reply_at_once(new_context):
     expect(stored).to_have_attribute("data-status", "cancelled")
     stored_text = stored.locator(".msg-text").text_content() or ""
     assert stored_text.startswith(shown), f"stored {stored_text!r} does not continue shown {shown!r}"
+
+
+def test_copying_an_ai_reply_keeps_its_label(new_context, server_url):
+    """CN-DIS-04 / CN-DIS-06: copied AI text carries "[AI-generated · Haven]"."""
+    context = new_context("en-US")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server_url)
+    page = context.new_page()
+    login(page, "minor16")
+    choose_language(page, "en")
+    open_chat(page, "mentor")
+    reply = send_message(page, "How do I plan my week?")
+    answer = wait_for_reply(reply)
+    reply.locator(".copy-button").click()
+    expect(reply.locator(".copy-button")).to_have_text("Copied with its AI label")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == answer + "\n[AI-generated · Haven]"

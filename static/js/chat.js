@@ -245,6 +245,9 @@
   function closeForGood(text) {
     closedForGood = true;
     clearInterval(heartbeatTimer);
+    reminders.length = 0; // leaving ends the pop-ups too: nothing stands between the user and the exit
+    shownReminder = null;
+    if (dialog.open) dialog.close();
     setStreaming(null);
     closedText.textContent = text;
     closedPanel.hidden = false;
@@ -299,7 +302,7 @@
   stopButton.addEventListener("click", () => send({ type: "cancel" }));
   // CN-USE-03 / BX-17: one click leaves, even mid-reply, while disconnected or from a reminder.
   document.getElementById("reminder-exit").addEventListener("click", () => {
-    dialogAck.click();
+    if (shownReminder) send({ type: "ack", reminder_id: shownReminder.id });
     exitButton.click();
   });
   exitButton.addEventListener("click", () => {
@@ -308,6 +311,9 @@
       leaving = true;
       cutId = streaming;
       setStreaming(null);
+      reminders.length = 0;
+      shownReminder = null;
+      if (dialog.open) dialog.close();
       send({ type: "exit" });
     } else {
       closeForGood(S.closed.exit);
