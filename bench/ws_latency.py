@@ -317,10 +317,20 @@ class PhaseResult:
     window: float = 0.0
     server_cpu: float | None = None
     client_cpu: float | None = None
+    other_cpu: float | None = None  # the rest of the machine during the window, % of one CPU
 
     def fail(self, reason: str) -> None:
         self.failed += 1
         self.failures[reason] += 1
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes of the machine have used (Linux /proc/stat), for the noise column."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -459,13 +469,15 @@ async def drive(name: str, round_no: int, server: Server, info: dict, args) -> P
         # From the start of the measured window until the last scheduled message is answered (a
         # saturated server answers late, so the window then runs past --duration).
         await asyncio.sleep(max(0.0, measure_from - loop.time()))
-        cpu0, client0, t0 = server.cpu_seconds(), time.process_time(), loop.time()
+        cpu0, client0, busy0, t0 = server.cpu_seconds(), time.process_time(), machine_busy_seconds(), loop.time()
         await done.wait()
-        cpu1, client1, t1 = server.cpu_seconds(), time.process_time(), loop.time()
+        cpu1, client1, busy1, t1 = server.cpu_seconds(), time.process_time(), machine_busy_seconds(), loop.time()
         result.window = t1 - t0
+        result.client_cpu = (client1 - client0) / (t1 - t0) * 100
         if cpu0 is not None and cpu1 is not None:
             result.server_cpu = (cpu1 - cpu0) / (t1 - t0) * 100
-        result.client_cpu = (client1 - client0) / (t1 - t0) * 100
+            if busy0 is not None and busy1 is not None:
+                result.other_cpu = max(0.0, (busy1 - busy0) / (t1 - t0) * 100 - result.server_cpu - result.client_cpu)
 
     meter_task = asyncio.create_task(meter())
     await asyncio.gather(*(user.run(start, measure_from, stop_at) for user in users))
@@ -478,7 +490,7 @@ async def drive(name: str, round_no: int, server: Server, info: dict, args) -> P
 # --- reporting ----------------------------------------------------------------------------
 
 HEADER = (f"{'phase':<14}{'users':>6}{'sent':>7}{'failed':>7}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}"
-          f"{'ack p50':>9}{'start50':>9}{'end p50':>9}{'msg/s':>7}{'srv CPU':>8}{'cli CPU':>8}{'late':>6}")
+          f"{'ack p50':>9}{'start50':>9}{'end p50':>9}{'msg/s':>7}{'srv CPU':>8}{'cli CPU':>8}{'other':>7}{'late':>6}")
 
 
 def row(label: str, results: list[PhaseResult]) -> str:
@@ -491,12 +503,14 @@ def row(label: str, results: list[PhaseResult]) -> str:
     rate = sum(r.measured for r in results) / window
     cpus = [r.server_cpu for r in results if r.server_cpu is not None]
     ccpu = [r.client_cpu for r in results if r.client_cpu is not None]
+    ocpu = [r.other_cpu for r in results if r.other_cpu is not None]
     srv = f"{sum(cpus) / len(cpus):.0f}%" if cpus else "-"
     cli = f"{sum(ccpu) / len(ccpu):.0f}%" if ccpu else "-"
+    other = f"{sum(ocpu) / len(ocpu):.0f}%" if ocpu else "-"
     return (f"{label:<14}{results[0].users:>6}{sent:>7}{failed:>7}{percentile(first, 50):>8.1f}"
             f"{percentile(first, 90):>8.1f}{percentile(first, 99):>8.1f}{max(first, default=math.nan):>8.1f}"
             f"{percentile(ack, 50):>9.1f}{percentile(start, 50):>9.1f}{percentile(end, 50):>9.1f}{rate:>7.1f}"
-            f"{srv:>8}{cli:>8}{sum(r.late for r in results):>6}")
+            f"{srv:>8}{cli:>8}{other:>7}{sum(r.late for r in results):>6}")
 
 
 def summarise(results: list[PhaseResult]) -> dict:
@@ -663,7 +677,8 @@ def main() -> int:
                 "phases": [{"name": r.name, "round": r.round_no, "users": r.users, "connected": r.connected,
                             "sent": r.sent, "measured": r.measured, "failed": r.failed, "late": r.late,
                             "failures": dict(r.failures), "window_s": r.window, "server_cpu_pct": r.server_cpu,
-                            "client_cpu_pct": r.client_cpu, "p50_ms": percentile(r.first_token, 50),
+                            "client_cpu_pct": r.client_cpu,
+                            "other_cpu_pct": r.other_cpu, "p50_ms": percentile(r.first_token, 50),
                             "p90_ms": percentile(r.first_token, 90), "p99_ms": percentile(r.first_token, 99),
                             "max_ms": max(r.first_token, default=math.nan),
                             **({"samples": sorted(r.series)} if args.samples else {})} for r in results],
