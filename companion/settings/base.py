@@ -141,7 +141,10 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 times reads out after 5 s, exactly channels-redis's blocking-pop timeout, so an
             # idle socket's receive could fail with TimeoutError; give reads room beyond that.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            # redis-py 8 also caps a pool at 100 connections: past that, sockets were dropped at 200
+            # users. A full channel (capacity 100) silently drops group messages such as `closed`.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
+                       "capacity": 1000,
                        "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi")},
         }
     }
