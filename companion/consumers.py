@@ -153,8 +153,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not self.closing:
             await self.send_reminders(finished.reminders)  # streaming counts as use
 
-
-
     async def on_heartbeat(self, frame: dict):
         # A visible chat is in use even when the user only reads; extra heartbeats are ignored.
         if time.monotonic() - self.last_heartbeat >= settings.COMPANION_HEARTBEAT_SECONDS / 3:
