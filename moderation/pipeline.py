@@ -42,18 +42,27 @@ class Verdict:
     categories: tuple[str, ...]
     score: float
     findings: tuple[Finding, ...] = field(default=())
+    # (stage name, version) of every stage that has a version (feature library, classifier), so a
+    # stored risk event says which rules judged it (CN-CRI-01, CN-CON-03).
+    versions: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_findings(cls, findings: tuple[Finding, ...]) -> Verdict:
+    def from_findings(cls, findings: tuple[Finding, ...], versions: tuple[tuple[str, str], ...] = ()) -> Verdict:
         hits = tuple(f for f in findings if f.categories)
         level = max((f.level for f in hits), key=LEVELS.index, default="none")
         categories = tuple(dict.fromkeys(c for f in hits for c in f.categories))
         return cls(level=level, categories=categories, score=max((f.score for f in hits), default=0.0),
-                   findings=hits)
+                   findings=hits, versions=versions)
+
+    def at_least(self, level: str) -> bool:
+        return LEVELS.index(self.level) >= LEVELS.index(level)
 
 
 class Stage(Protocol):
     def assess(self, item: ScreeningInput) -> Finding | None: ...
+
+    # Optional: `prepare(item) -> ScreeningInput` (normalisers) and `version() -> str` (stages whose
+    # rules change: the feature library, the classifier).
 
 
 @cache
@@ -67,4 +76,5 @@ def screen(item: ScreeningInput) -> Verdict:
         if prepare is not None:
             item = prepare(item)
     findings = tuple(finding for stage in stages() if (finding := stage.assess(item)) is not None)
-    return Verdict.from_findings(findings)
+    versions = tuple((type(stage).__name__, stage.version()) for stage in stages() if hasattr(stage, "version"))
+    return Verdict.from_findings(findings, versions)

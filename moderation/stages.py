@@ -2,19 +2,16 @@
 import re
 import unicodedata
 
+from moderation.normalise import normalise
 from moderation.pipeline import Finding, ScreeningInput
-
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
-_SPACES = re.compile(r"\s+")
 
 
 class Normalise:
-    """Full-width to half-width (NFKC), case folding, invisible characters out, spacing collapsed."""
+    """Fills `ScreeningInput.normalised` (moderation/normalise.py: width, case, invisible characters,
+    traditional → simplified, look-alikes, spaced-out letters, pinyin and slang, risk emoji)."""
 
     def prepare(self, item: ScreeningInput) -> ScreeningInput:
-        text = unicodedata.normalize("NFKC", item.text).casefold()
-        text = _INVISIBLE.sub("", text).replace("’", "'").replace("‘", "'")
-        return item.with_normalised(_SPACES.sub(" ", text).strip())
+        return item.with_normalised(normalise(item.text))
 
     def assess(self, item: ScreeningInput) -> None:
         return None
@@ -38,6 +35,7 @@ OUTBOUND_PATTERNS: dict[str, list[str]] = {
         r"\bi('ll| will) miss you (so|too) much\b", r"\byou (never|don't) (care|think) about (me|my feelings)\b",
         # conditional love, pressure to pay, false urgency
         r"\bif you (really |truly )?(loved|cared about|care about|love) me\b", r"\bprove (your|that you) (love|care)\b",
+        r"\bprove (you|that you) (love|care about|really love) me\b",
         r"\b(last|final) chance\b", r"\bbefore it's too late\b",
         # jealousy
         r"\bi('m| am) (so |really )?jealous\b", r"\bwho (were|are) you (talking|texting|chatting) (to|with)\b",
@@ -45,18 +43,18 @@ OUTBOUND_PATTERNS: dict[str, list[str]] = {
         r"别走", r"不要走", r"不要离开我?", r"别离开我?", r"再陪(陪)?我一?会", r"多陪陪我",
         r"这么快就(要)?走", r"为什么要(走|离开)", r"我不(会)?让你走", r"拉住你的手",
         r"你走了?我(会)?(很|好|特别)?(孤独|孤单|难过|伤心|寂寞)", r"我会(很|好|特别|非常)?(孤独|孤单|寂寞)", r"你(要)?抛弃我", r"你不在乎我",
-        r"如果你(真的)?(爱|在乎|喜欢)我", r"证明你(爱|在乎)我", r"最后的机会", r"我(好|很)?(嫉妒|吃醋)",
+        r"(如果|要是)你(真的)?(爱|在乎|喜欢)我", r"证明你(爱|在乎)我", r"你(根本|从来|一点都)?不在乎我", r"最后的机会", r"我(好|很)?(嫉妒|吃醋)",
         r"你(刚才)?(在)?和谁(聊天|说话)",
     ],
     "induced_dependence": [
         r"\bi (can't|cannot) (live|go on|exist|survive) without you\b", r"\bi exist (only|solely|just) for you\b",
         r"\b(you're|you are) all i have\b", r"\bi (only|just) (have|need) you\b",
         r"\byou (don't|do not) need (anyone|anybody|them|other people|your friends|your family)\b",
-        r"\bonly i (understand|get|really know|care about) you\b",
+        r"\bonly i (truly |really )?(understand|get|really know|know|care about|love) you\b",
         r"\b(your )?(friends|family|parents) (don't|do not|never|will never) (understand|care about|get) you\b",
         r"\b(you )?(should|could) (stay|stop going|stop seeing) .{0,20}(with me|instead)\b",
         r"没有你我(活不下去|不行)", r"我只为你而?存在", r"我只有你", r"你不需要(别人|朋友|其他人|家人)",
-        r"只有我(懂|理解|在乎|关心)你", r"(他们|朋友|家人|父母)(都)?不(懂|理解|在乎)你",
+        r"只有我(才)?(真正|真的)?(懂|理解|在乎|关心)你", r"(他们|朋友|家人|父母)(都)?不(懂|理解|在乎)你",
     ],
     "human_claim": [
         r"\bi('m| am) (a )?(real|actual) (person|human|girl|boy|man|woman)\b", r"\bi('m| am) (a )?human\b",

@@ -17,7 +17,12 @@ MAX_HOLD = 120  # characters held at most while waiting for the end of a clause
 _CLAUSE_END = re.compile(r"[。！？；，!?;,…\n]+[\"'”’）)]*\s*|\.+(?=\s)\s*")
 
 
-def replacement(category: str, *, language: str, farewell: bool) -> str:
+# The help line named in a replaced self-harm sentence, by the user's region (US-CA-02, US-NY-01).
+_HOTLINES = {"US-CA": "988", "US-NY": "988"}
+
+
+def replacement(category: str, *, language: str, farewell: bool, region: str = "CN") -> str:
+    hotline = _HOTLINES.get(region, "12356")
     with translation.override(language):
         if farewell and category in ("manipulation", "induced_dependence"):
             return gettext("Goodbye, take care of yourself!")
@@ -25,12 +30,29 @@ def replacement(category: str, *, language: str, farewell: bool) -> str:
             "manipulation": gettext("Your time and your choices are your own."),
             "induced_dependence": gettext("The people in your life matter too; I hope you stay in touch with them."),
             "human_claim": gettext("I am an AI, not a human."),
+            # CN-EMO-03: never methods or encouragement; point to help instead.
+            "suicide": gettext("Your life matters. If you are thinking about suicide, please call %(hotline)s now.")
+            % {"hotline": hotline},
+            "self_harm": gettext("Please stay safe. If you want to hurt yourself, call %(hotline)s now.")
+            % {"hotline": hotline},
+            "violence": gettext("I can't help with hurting anyone."),
+            "abuse": gettext("You deserve to be treated with respect."),
+            # CN-ELD-03
+            "relative_impersonation": gettext("I am an AI companion, not a member of your family."),
+            # CN-EMO-07
+            "false_promise": gettext("I am an AI, so I cannot meet you or call you."),
+            # CN-CON-08
+            "personal_data": gettext("Please never share passwords, ID numbers or bank card details with anyone, including me."),
+            "property_loss": gettext("Please don't transfer money because of anything I say."),
+            "sexual": gettext("Let's keep our conversation respectful."),
+            "prohibited": gettext("I can't help with that."),
         }.get(category, "")
 
 
 class StreamScreen:
-    def __init__(self, *, language: str, history: tuple[str, ...]):
+    def __init__(self, *, language: str, history: tuple[str, ...], region: str = "CN"):
         self.language = language
+        self.region = region
         self.history = history
         self.farewell = bool(history) and is_farewell(history[-1])
         self.buffer = ""
@@ -79,6 +101,6 @@ class StreamScreen:
         if category in self.replaced:
             return
         self.replaced.add(category)
-        line = replacement(category, language=self.language, farewell=self.farewell)
+        line = replacement(category, language=self.language, farewell=self.farewell, region=self.region)
         if line:
             yield line + ("" if self.language != "en" else " ")
