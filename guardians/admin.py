@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from guardians.models import Contact, Notification
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "user", "email", "phone", "active", "verified_at", "created_at"]
+    list_filter = ["kind", "active"]
+    search_fields = ["name", "email", "phone", "user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The delivery log is evidence (CN-CRI-10, CN-CON-05): read-only here."""
+    list_display = ["event_key", "user", "channel", "address", "recipient", "level", "status", "attempts",
+                    "created_at", "sent_at"]
+    list_filter = ["channel", "status", "level", "reason"]
+    search_fields = ["event_key", "user__username", "address"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

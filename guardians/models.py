@@ -1,0 +1,122 @@
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from guardians.policies import normalise_phone
+
+
+def validate_phone(value: str) -> None:
+    if normalise_phone(value) is None:
+        raise ValidationError(
+            _("Enter a mobile number with its country code, e.g. +86 138 0013 8000 or +1 415 555 0100."),
+            code="invalid_phone")
+
+
+class ContactKind(models.TextChoices):
+    GUARDIAN = "guardian", _("Guardian")
+    EMERGENCY = "emergency", _("Emergency contact")
+
+
+class ContactLanguage(models.TextChoices):
+    ZH_HANS = "zh-hans", "简体中文"
+    EN = "en", "English"
+
+
+class Contact(models.Model):
+    """Someone told when the user is at risk (CN-CRI-07): never sent chat content."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="safety_contacts")
+    kind = models.CharField(_("kind"), max_length=16, choices=ContactKind.choices)
+    name = models.CharField(_("name"), max_length=80)
+    relationship = models.CharField(_("relationship"), max_length=40, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("mobile phone"), max_length=20, blank=True, validators=[validate_phone],
+                             help_text=_("With country code, e.g. +86 138 0013 8000."))
+    language = models.CharField(_("language for messages"), max_length=10, choices=ContactLanguage.choices,
+                                default=ContactLanguage.ZH_HANS)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set by the contact verification flow (a later issue); unverified contacts are still told.
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["kind", "created_at", "id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(kind="guardian", active=True),
+                                    name="one_active_guardian_contact"),
+            models.CheckConstraint(condition=~Q(email="") | ~Q(phone=""), name="contact_reachable"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    PORTAL = "portal", _("Guardian portal")
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Reason(models.TextChoices):
+    DETECTED = "detected", _("Safety concern detected")
+    UNCLAIMED = "unclaimed", _("No staff member responded in time")
+
+
+class Notification(models.Model):
+    """The delivery log: one row per event, contact and channel (CN-CRI-07, CN-CRI-10, CN-CON-05).
+
+    `subject` and `body` are what was sent; they never hold chat content.
+    """
+    event_key = models.CharField(max_length=100)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="safety_notifications",
+                             verbose_name=_("user at risk"))
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="notifications")
+    # Set on portal rows only: the guardian account that sees the alert.
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="portal_alerts")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    level = models.CharField(_("level"), max_length=16)
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.DETECTED)
+    address = models.CharField(max_length=254, blank=True)  # email or phone, as it was when queued
+    language = models.CharField(max_length=10)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # start of the current attempt (the lease)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("safety notification")
+        verbose_name_plural = _("safety notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["event_key", "contact", "channel"], name="one_notification_per_channel"),
+        ]
+        indexes = [models.Index(fields=["recipient", "channel", "-created_at"], name="portal_alerts_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.event_key} {self.channel} → {self.address or self.recipient_id} [{self.status}]"
+
+    @property
+    def message_id(self) -> str:
+        """Deterministic RFC 5322 Message-ID: every resend of this notification carries the same one,
+        so mail systems that deduplicate on it show the guardian a single message."""
+        domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+        return f"<safety-{self.pk}-{self.created_at:%Y%m%d%H%M%S}@{domain}>"
