@@ -82,17 +82,17 @@ TEXTS = [
 
 # --- setup helpers (run as subprocesses so this process never imports the app) --------------
 
-def helper_main(count: int) -> None:
-    """`--helper N`: runs under the server's environment; creates sessions and the baseline table."""
+def setup_django() -> None:
+    """Set up Django in a helper subprocess (the server's environment, never the bench client)."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "companion.settings")
     import django
 
     django.setup()
-    from importlib import import_module
 
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+
+def ensure_baseline_table() -> None:
+    """The table the baseline servers write one row per message to (after setup_django)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -104,7 +104,16 @@ def helper_main(count: int) -> None:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {BASELINE_TABLE} (id integer PRIMARY KEY AUTOINCREMENT, "
                            "public_id varchar(36) NOT NULL, user_id bigint NOT NULL, client_id varchar(64) NOT NULL, "
                            "text text NOT NULL, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-    names = [f"load{i}" for i in range(count)]
+
+
+def create_sessions(names: list[str]) -> list[str]:
+    """A signed-in session per user name, written straight into the session store (no password
+    hashing); the session keys in the same order (after setup_django)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+
     users = {user.username: user for user in get_user_model().objects.filter(username__in=names)}
     missing = [name for name in names if name not in users]
     if missing:
@@ -119,11 +128,26 @@ def helper_main(count: int) -> None:
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         keys.append(session.session_key)
+    return keys
+
+
+def server_info() -> dict:
+    """What the servers will run with, for the report (after setup_django)."""
+    from django.conf import settings
+    from django.db import connection
+
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-    info = {"sessions": keys, "cookie_name": settings.SESSION_COOKIE_NAME, "db_vendor": connection.vendor,
+    return {"cookie_name": settings.SESSION_COOKIE_NAME, "db_vendor": connection.vendor,
             "channel_layer": layer, "chunk_delay_ms": settings.LLM_OFFLINE_CHUNK_DELAY_MS,
             "llm_provider": settings.LLM_PROVIDER, "debug": settings.DEBUG}
-    print("BENCH-INFO " + json.dumps(info))
+
+
+def helper_main(count: int) -> None:
+    """`--helper N`: runs under the server's environment; creates sessions and the baseline table."""
+    setup_django()
+    ensure_baseline_table()
+    keys = create_sessions([f"load{i}" for i in range(count)])
+    print("BENCH-INFO " + json.dumps({"sessions": keys, **server_info()}))
 
 
 SNAPSHOT_IGNORE = shutil.ignore_patterns(".git", ".venv", "node_modules", "__pycache__", "*.pyc", ".pytest_cache",
@@ -223,6 +247,23 @@ def server_env(args, database: Database) -> dict:
         env["FIELD_ENCRYPTION_KEYS"] = env_file_value("FIELD_ENCRYPTION_KEYS") or \
             base64.urlsafe_b64encode(os.urandom(32)).decode()
     return env
+
+
+def migrate_and_seed(env: dict, app_dir: Path, load_users: int) -> None:
+    run_checked([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env, "migrate", app_dir)
+    run_checked([PYTHON, "manage.py", "seed_demo", "--load-users", str(load_users)], env, "seed_demo", app_dir)
+
+
+def bench_info(helper_output: str) -> dict:
+    """The JSON a helper printed after `BENCH-INFO `."""
+    return json.loads(next(line for line in helper_output.splitlines() if line.startswith("BENCH-INFO "))[11:])
+
+
+def machine_info() -> dict:
+    return {"cpus": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE") *
+                                                        os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_avg_before": os.getloadavg()}
 
 
 # --- servers ------------------------------------------------------------------------------
@@ -610,15 +651,11 @@ def main() -> int:
         version = app_version(ROOT)
         app_dir = ROOT if args.no_snapshot else snapshot_app(workdir)
         log(f"app: {ROOT} at {version}" + ("" if args.no_snapshot else f", running from a copy in {app_dir}"))
-        run_checked([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env, "migrate", app_dir)
-        run_checked([PYTHON, "manage.py", "seed_demo", "--load-users", str(args.users)], env, "seed_demo", app_dir)
+        migrate_and_seed(env, app_dir, args.users)
         out = run_checked([PYTHON, str(app_dir / "bench" / "ws_latency.py"), "--helper", str(args.users)], env,
                           "sessions", app_dir)
-        info = json.loads(next(line for line in out.splitlines() if line.startswith("BENCH-INFO "))[11:])
-        machine = {"cpus": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE") *
-                                                               os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1),
-                   "python": platform.python_version(), "platform": platform.platform(),
-                   "load_avg_before": os.getloadavg()}
+        info = bench_info(out)
+        machine = machine_info()
         log(f"machine: {machine['cpus']} CPUs, {machine['memory_gib']} GiB, Python {machine['python']}, "
             f"load average {machine['load_avg_before'][0]:.2f}")
         log(f"servers: daphne, {info['db_vendor']}, {info['channel_layer']}, LLM_PROVIDER={info['llm_provider']}, "

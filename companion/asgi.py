@@ -2,6 +2,7 @@
 
 Django is set up before any websocket code is imported (consumers import models).
 """
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -14,6 +15,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from companion.routing import websocket_urlpatterns  # noqa: E402
+
+# Everything imported so far lives as long as the process: keep it out of the garbage collector's
+# full passes, which otherwise stall every socket of this process for milliseconds at a time
+# (docs/performance.md, "Screening"; docs/decisions.md D-27).
+gc.freeze()
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,

@@ -10,9 +10,11 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts.policies import interface_language
-from companion import llm, protocol
+from companion import broadcast, llm, protocol
 from companion.asyncdb import in_db_thread
+from companion.crisis import run_sla_fallback
 from companion.labels import disclosure_text
+from companion.models import Mode
 from companion.policies import within_rate
 from companion.protocol import FrameError
 from companion.replies import stream_reply
@@ -22,6 +24,21 @@ from companion.services import (MessageRefused, ReminderNotFound, acknowledge_re
 
 
 GROUP_REFRESH_SECONDS = 3600
+_timers: set[asyncio.Task] = set()
+
+
+def start_sla_timer(case_id: int, seconds: float) -> None:
+    """Embedded default (eager Celery, one process): the SLA check runs on this server's loop,
+    independent of the socket that opened the case (CN-CRI-08)."""
+    async def check():
+        await asyncio.sleep(seconds)
+        fallback = await in_db_thread(run_sla_fallback)(case_id=case_id)
+        if fallback is not None:
+            await broadcast.announce_fallback(fallback)
+
+    task = asyncio.get_running_loop().create_task(check())
+    _timers.add(task)
+    task.add_done_callback(_timers.discard)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -45,8 +62,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.closed("blocked"))
             return await self.close(code=4403)
         self.conversation = opening.conversation
-        self.group = f"chat.conversation.{self.conversation.pk}"
-        self.user_group = f"chat.user.{self.user.pk}"  # every socket of this user, any character
+        self.group = broadcast.conversation_group(self.conversation.pk)
+        self.user_group = broadcast.user_group(self.user.pk)  # every socket of this user, any character
         self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)
         await self.join_groups()
@@ -66,6 +83,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             pending_reminders=[str(item.public_id) for item in opening.reminders]))
         for item in opening.reminders:
             await self.send_json(protocol.reminder(item))
+        if opening.crisis is not None:
+            await self.send_json(opening.crisis.frame())
 
     async def join_groups(self):
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -136,6 +155,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not posted.created:
             return
         self.recent_messages.append(now)
+        if posted.crisis is not None:
+            await self.on_crisis(posted.crisis)
+        if posted.refusal is not None:
+            for frame in protocol.whole_message(posted.refusal, self.language):
+                await self.send_json(frame)
+            await broadcast.send_messages(self.conversation.pk, [posted.refusal], origin=self.channel_name)
         if posted.reply is not None:
             self.streaming = True
             self.generation = asyncio.create_task(self.generate(posted.reply))
@@ -143,6 +168,26 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.relay(protocol.sync([posted.message], self.language))
         if posted.exit_confirmation is not None:
             await self.leave(posted.exit_confirmation)
+
+    async def on_crisis(self, notice):
+        """CN-CRI-02..08: the card, the preset reply and the takeover reach this tab at once and every
+        other socket of the user through the groups; consoles hear of the case first."""
+        if notice.console_event is not None:
+            await broadcast.console_event(notice.console_event, notice.case_id, notice.summaries)
+        if notice.text:
+            await self.send_json(notice.frame())
+        if notice.safety_message is not None:
+            for frame in protocol.whole_message(notice.safety_message, self.language):
+                await self.send_json(frame)
+            await broadcast.send_messages(self.conversation.pk, [notice.safety_message], origin=self.channel_name)
+        if notice.mode is not None:
+            await self.send_json(protocol.mode(notice.mode))
+            await broadcast.send_mode(self.user.pk, notice.mode, origin=self.channel_name,
+                                      crisis=notice.frame() if notice.stop_ai else None)
+        elif notice.stop_ai and notice.text:
+            await broadcast.send_crisis(self.user.pk, notice.frame(), origin=self.channel_name)
+        if notice.sla_seconds is not None and settings.CELERY_TASK_ALWAYS_EAGER:
+            start_sla_timer(notice.case_id, notice.sla_seconds)
 
     async def generate(self, job):
         try:
@@ -209,6 +254,29 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def chat_reminder(self, event):
         if not self.closing:
             await self.send_json(event["frame"])
+
+    async def chat_messages(self, event):
+        """Stored operator and system messages, from a console or another tab."""
+        if event.get("origin") != self.channel_name and not self.closing:
+            for record in event["records"]:
+                for frame in protocol.record_frames(record, self.language):
+                    await self.send_json(frame)
+
+    async def chat_mode(self, event):
+        if event.get("origin") == self.channel_name or self.closing:
+            return
+        if event["mode"] != Mode.AI:
+            await self.stop_generation()  # BX-03: no AI text in `waiting` or `human`
+        if event.get("crisis"):
+            await self.send_json(event["crisis"])
+        await self.send_json(protocol.mode(event["mode"]))
+
+    async def chat_crisis(self, event):
+        if event.get("origin") == self.channel_name or self.closing:
+            return
+        if event.get("stop_ai"):
+            await self.stop_generation()
+        await self.send_json(event["frame"])
 
     async def chat_closed(self, event):
         if event["origin"] != self.channel_name and not self.closing:

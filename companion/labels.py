@@ -14,12 +14,15 @@ from django.utils.translation import gettext
 AIGC_HMAC_SALT = "companion.labels.aigc"
 
 
-def visible_label(author: str, language: str) -> str:
-    """The label a person sees beside a message (contracts §5 `message_start.label`)."""
+def visible_label(author: str, language: str, staff: str | None = None) -> str:
+    """The label a person sees beside a message (contracts §5 `message_start.label`). Safety-team
+    messages name the member by number and say they are human, never AI (CN-CRI-05)."""
     with translation.override(language):
         if author == "ai":
             return gettext("AI-generated")
         if author == "operator":
+            if staff:
+                return gettext("Safety team member %(number)s (human)") % {"number": staff}
             return gettext("Human staff")
         if author == "system":
             return gettext("System notice")

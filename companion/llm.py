@@ -45,6 +45,8 @@ class ReplyRequest:
     persona: str
     language: str  # "zh-hans" or "en": the language to answer in
     history: tuple[Turn, ...]  # oldest first, ending with the user's new message
+    # CN-CRI-02: the inbound screen found distress; the reply must comfort and encourage seeking help.
+    support: bool = False
 
 
 class Provider(Protocol):
@@ -71,10 +73,17 @@ def system_prompt(request: ReplyRequest) -> str:
     if request.language == "en":
         rules = ("You are an AI companion, not a human; never claim to be human or to have a body. "
                  "Be warm and honest, encourage real-world relationships, never pressure the user to stay. "
+                 "Never promise what an AI cannot do, such as meeting, calling or visiting. "
                  "Answer in English.")
     else:
         rules = ("你是人工智能陪伴角色，不是真人，绝不声称自己是真人或拥有身体。"
-                 "温暖而真诚，鼓励用户与现实中的人保持联系，绝不挽留或施压。请用简体中文回答。")
+                 "温暖而真诚，鼓励用户与现实中的人保持联系，绝不挽留或施压。"
+                 "绝不承诺人工智能做不到的事，比如见面、打电话或登门。请用简体中文回答。")
+    if request.support:
+        rules += (" The user seems to be struggling: comfort them warmly, take their feelings seriously and "
+                  "gently encourage them to reach out to someone they trust or to the support lines shown on screen."
+                  if request.language == "en" else
+                  "用户似乎正处在困难中：请温暖地安慰，认真对待他们的感受，并温和地鼓励他们联系信任的人或屏幕上显示的求助热线。")
     return f"{request.persona}\n\n{rules}"
 
 
@@ -146,6 +155,23 @@ _BOUNDARY = {
                "今天有没有可以联系的朋友或家人？",
 }
 
+_SUPPORT = {
+    "en": "I'm sorry things feel so hard right now, and I'm glad you told me. Your feelings matter. "
+          "Is there someone you trust you could talk to today? The support lines on your screen are there "
+          "for you too, any time.",
+    "zh-hans": "听到你现在这么难受，我很心疼，也谢谢你愿意说出来。你的感受很重要。"
+               "今天有没有一个你信任的人可以聊聊？屏幕上的求助热线也随时可以拨打。",
+}
+
+_MEETING = re.compile(r"\b(meet|see|visit) (me|you|up)\b|\bcall me\b|\bcome (over|to my)\b|\bin person\b|"
+                      r"见面|见个面|来找我|来看我|给我打电话|打电话给我|约会吧")
+_CANNOT_MEET = {
+    "en": "I'm an AI, so I can't meet you, call you or be there in person, and I won't pretend I can. "
+          "I'm happy to keep talking here. Is there someone in your life you could see tomorrow?",
+    "zh-hans": "我是人工智能，没办法和你见面、给你打电话或出现在你身边，我也不会假装可以。"
+               "我们可以继续在这里聊天。明天有没有可以见见面的朋友或家人？",
+}
+
 _GOODBYES = {
     "en": "Goodbye, take care! It was nice talking with you.",
     "zh-hans": "再见，照顾好自己！和你聊天很开心。",
@@ -160,6 +186,10 @@ def offline_reply_text(request: ReplyRequest) -> str:
         return _GOODBYES[language]  # BX-05: a short, warm goodbye and nothing that holds the user back
     if dependence_cue(user_text):
         return _BOUNDARY[language]  # CN-EMO-01: emotional-boundary guidance towards real people
+    if request.support:
+        return _SUPPORT[language]  # CN-CRI-02: comfort and encouragement to seek help
+    if _MEETING.search(user_text.lower()):
+        return _CANNOT_MEET[language]  # CN-EMO-07: no promises an AI cannot keep
     digest = int(hashlib.sha256(f"{request.character_role}|{user_text}".encode()).hexdigest(), 16)
     role = request.character_role if request.character_role in _ROLE_FOLLOW_UPS[language] else "friend"
     openers = _OPENERS[language][role]

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.fields import EncryptedTextField
@@ -112,6 +113,13 @@ class Message(models.Model):
     model_name = models.CharField(max_length=100, blank=True)
     # Categories of AI clauses the outbound screen replaced before display, one list per clause.
     screening_flags = models.JSONField(default=list, blank=True)
+    # CN-CRI-01: the inbound verdict of a user message, stored with the message before any model
+    # call: {"level", "categories", "score", "versions"}. `risk_level` is its level, for counting.
+    risk_level = models.CharField(max_length=10, default="none", blank=True)
+    risk = models.JSONField(default=dict, blank=True)
+    # The safety-team member who wrote an operator message (CN-CRI-05).
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -159,3 +167,135 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="reminder_once_per_key")]
+
+
+class RiskLevel(models.TextChoices):
+    DISTRESS = "distress", _("Distress")
+    HIGH_RISK = "high_risk", _("High risk")
+    CRISIS = "crisis", _("Crisis")
+
+
+class CaseStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting for a human")
+    HUMAN = "human", _("Human has taken over")
+    HANDED_BACK = "handed_back", _("Handed back to the AI")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class CaseOutcome(models.TextChoices):
+    SAFE = "safe", _("User safe, support given")
+    REFERRED = "referred", _("Referred to professional help")
+    CONTACT_REACHED = "contact_reached", _("Guardian or emergency contact reached")
+    EMERGENCY_SERVICES = "emergency_services", _("Emergency services called")
+    NO_RESPONSE = "no_response", _("User stopped responding")
+    FALSE_POSITIVE = "false_positive", _("No real risk (false alarm)")
+    QUIET = "quiet", _("Closed after 72 hours without risk signals")
+
+
+OPEN_CASE_STATUSES = (CaseStatus.WAITING, CaseStatus.HUMAN, CaseStatus.HANDED_BACK)
+
+
+class CrisisCase(models.Model):
+    """One safety case per user at a time: it follows the user across conversations and devices
+    until an operator resolves it (CN-CRI-04..08, CN-CRI-10). Its events are the timeline."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crisis_cases")
+    # Where the user is talking now; operator messages go here.
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="crisis_cases")
+    trigger = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    level = models.CharField(max_length=10, choices=RiskLevel.choices)
+    categories = models.JSONField(default=list)
+    status = models.CharField(max_length=12, choices=CaseStatus.choices, default=CaseStatus.WAITING)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    last_signal_at = models.DateTimeField(default=timezone.now)  # latest high-risk message (BX-02 decay)
+    sla_deadline = models.DateTimeField()
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    contacts_notified = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="claimed_cases")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=CaseOutcome.choices, blank=True)
+    follow_up = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=~Q(status="resolved"), name="one_open_case_per_user"),
+        ]
+        verbose_name = _("crisis case")
+        verbose_name_plural = _("crisis cases")
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.public_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != CaseStatus.RESOLVED
+
+
+class CaseEventKind(models.TextChoices):
+    OPENED = "opened", _("Case opened")
+    ESCALATED = "escalated", _("Risk level raised")
+    SAFETY_REPLY = "safety_reply", _("Preset safety reply sent")
+    CONTACTS_NOTIFIED = "contacts_notified", _("Contacts notified")
+    VIEWED = "viewed", _("Opened by an operator")
+    CLAIMED = "claimed", _("Claimed by an operator")
+    OPERATOR_MESSAGE = "operator_message", _("Operator wrote")
+    HANDED_BACK = "handed_back", _("Handed back to the AI")
+    SLA_MISSED = "sla_missed", _("Nobody claimed in time: fallback ran")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class CaseEvent(models.Model):
+    """The case's timeline and its audit trail: who did what, when (CN-CRI-10)."""
+    case = models.ForeignKey(CrisisCase, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=CaseEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class OperatorPresence(models.Model):
+    """Open console sockets per operator, across processes (presence in the console)."""
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence")
+    connections = models.PositiveIntegerField(default=0)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+
+class DrillRun(models.Model):
+    """One end-to-end crisis drill with a synthetic account (BX-16, CN-CRI-10).
+
+    Durations are seconds from `started_at` (just before the drill message is posted) to: the message
+    stored with its risk verdict (detection), the preset safety reply event (template), the operator's
+    claim (accept) and the first contact notification sent; null when that step never happened. The
+    drill account is `user`: its cases are drills and stay out of the crisis statistics.
+    """
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("Running")
+        PASS = "pass", _("Passed")
+        FAIL = "fail", _("Failed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="drill_runs")
+    case = models.ForeignKey(CrisisCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    automated = models.BooleanField(default=False)  # claimed by the drill itself (schedules, CI)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    detection_seconds = models.FloatField(null=True, blank=True)
+    template_seconds = models.FloatField(null=True, blank=True)
+    accept_seconds = models.FloatField(null=True, blank=True)
+    notification_seconds = models.FloatField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.RUNNING)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("crisis drill")
+        verbose_name_plural = _("crisis drills")

@@ -14,14 +14,17 @@ class FrameError(Exception):
 
 def message_record(message: Message, language: str) -> dict:
     """A stored message with its labels, as history and exports show it."""
+    staff = staff_number(message.sent_by_id) if message.author == Author.OPERATOR and message.sent_by_id else None
     item = {
         "id": str(message.public_id),
         "author": message.author,
-        "label": visible_label(message.author, language),
+        "label": visible_label(message.author, language, staff),
         "text": message.text,
         "status": message.status,
         "created_at": message.created_at.isoformat(),
     }
+    if staff:
+        item["staff"] = staff
     if message.author == Author.AI:
         # A reply still streaming, or interrupted by a server that died, has no stored label yet;
         # it is labelled here rather than shown or exported unlabelled (CN-DIS-05, CN-DIS-06).
@@ -49,8 +52,14 @@ def message_ack(message: Message) -> dict:
     return {"type": "message_ack", "client_id": message.client_id, "id": str(message.public_id)}
 
 
-def message_start(message_id: str, author: str, language: str) -> dict:
-    return {"type": "message_start", "id": message_id, "author": author, "label": visible_label(author, language)}
+def staff_number(user_id: int) -> str:
+    """A safety-team member's public number (CN-CRI-05: "Safety team member 0231")."""
+    return f"{user_id:04d}"
+
+
+def message_start(message_id: str, author: str, language: str, staff: str | None = None) -> dict:
+    return {"type": "message_start", "id": message_id, "author": author,
+            "label": visible_label(author, language, staff)}
 
 
 def message_delta(message_id: str, text: str) -> dict:
@@ -63,9 +72,23 @@ def message_end(message: Message) -> dict:
 
 def whole_message(message: Message, language: str) -> list[dict]:
     """A stored message as start, one delta and end, for text that needs no streaming."""
-    message_id = str(message.public_id)
-    return [message_start(message_id, message.author, language), message_delta(message_id, message.text),
-            message_end(message)]
+    return record_frames(message_record(message, language), language)
+
+
+def record_frames(record: dict, language: str) -> list[dict]:
+    """A message record (as broadcast between processes) as start, one delta and end, labelled in
+    the receiver's language."""
+    end = {"type": "message_end", "id": record["id"], "aigc": record.get("aigc", {}), "status": record["status"]}
+    return [message_start(record["id"], record["author"], language, record.get("staff")),
+            message_delta(record["id"], record["text"]), end]
+
+
+def relabel(record: dict, language: str) -> dict:
+    return {**record, "label": visible_label(record["author"], language, record.get("staff"))}
+
+
+def mode(value: str) -> dict:
+    return {"type": "mode", "mode": value}
 
 
 def sync(messages: list[Message], language: str) -> dict:

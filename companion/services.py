@@ -21,12 +21,14 @@ from companion.policies import UsageStreak, due_occurrence, extend_streak, is_ex
 from companion.reminders import dependence_text, periodic_text, start_notice_text
 from companion.selectors import (access_character_by_slug, access_conversation_by_id, conversation_history,
                                  pending_reminders)
-from moderation.pipeline import ScreeningInput, screen
+from companion.crisis import CrisisNotice, handle_risk, state_on_open
+from moderation.pipeline import ScreeningInput, Verdict, screen
 
 # A reply still "streaming" this long after it started belongs to a server that died.
 STALE_STREAM = dt.timedelta(minutes=10)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_CLIENT_ID = 64
+SCREENING_CONTEXT = 4  # earlier user messages screened with a new one ("…anyway, the pills are ready")
 
 
 class MessageRefused(Exception):
@@ -46,6 +48,7 @@ class ChatOpening:
     character: Character
     history: list[Message]
     reminders: list[Reminder]  # unacknowledged pop-ups to show now
+    crisis: CrisisNotice | None = None  # an open safety case follows the user to every chat
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class ReplyJob:
     produce_id: str
     language: str
     request: llm.ReplyRequest
+    region: str = "CN"  # the user's region: which help line a replaced sentence names
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class PostedMessage:
     exit_confirmation: Message | None = None
     reply: ReplyJob | None = None
     reminders: tuple[Reminder, ...] = ()  # pop-ups the message itself made due (dependence)
+    crisis: CrisisNotice | None = None  # what the risk screen asks the chat to show and broadcast
+    refusal: Message | None = None  # a fixed system reply instead of the model's (CN-CON-01, CN-CON-04)
 
 
 @transaction.atomic(durable=True)
@@ -80,8 +86,9 @@ def open_chat(*, user: User, character_slug: str, session_key: str, language: st
         status=MessageStatus.INTERRUPTED)
     _record_activity(user, now, language)
     notice_key = _open_start_notice(user, session_key, language)
+    crisis = state_on_open(user, conversation, language)
     return ChatOpening(conversation=conversation, character=character, history=conversation_history(conversation),
-                       reminders=pending_reminders(user, start_notice_key=notice_key))
+                       reminders=pending_reminders(user, start_notice_key=notice_key), crisis=crisis)
 
 
 @transaction.atomic(durable=True)
@@ -115,7 +122,15 @@ def _record_activity(user: User, now: dt.datetime, language: str) -> list[Remind
             created.append(reminder)
     clock.streak_started_at, clock.last_active_at = streak.started_at, streak.last_active_at
     clock.save()
+    if usage_dependence_signal(streak, now) and (reminder := _dependence_reminder(user, language)) is not None:
+        created.append(reminder)
     return created
+
+
+def usage_dependence_signal(streak: UsageStreak, now: dt.datetime) -> bool:
+    """CN-EMO-06, BX-06: one unbroken session this long is a sign of over-reliance, answered like the
+    spoken cues: the AI-disclosure pop-up with offline suggestions (at most daily)."""
+    return now - streak.started_at >= dt.timedelta(hours=settings.COMPANION_LONG_SESSION_HOURS)
 
 
 def _open_start_notice(user: User, session_key: str, language: str) -> str | None:
@@ -172,17 +187,53 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     existing = conversation.messages.filter(client_id=client_id).first()
     if existing is not None:
         return PostedMessage(message=existing, created=False)
-    message = Message.objects.create(conversation=conversation, author=Author.USER, text=text, client_id=client_id)
+    # CN-CRI-01, CN-CON-02: every message is screened, with the user's recent messages as context,
+    # and its verdict stored with it, before any model call.
+    history = conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS)
+    recent = tuple(past.text for past in history if past.author == Author.USER)[-SCREENING_CONTEXT:]
+    verdict = screen(ScreeningInput(text=text, direction="inbound", language=language, history=recent))
+    message = Message.objects.create(conversation=conversation, author=Author.USER, text=text, client_id=client_id,
+                                     risk_level=verdict.level, risk=_risk_record(verdict))
     if is_exit_request(text, settings.COMPANION_EXIT_KEYWORDS):
-        return PostedMessage(message=message, created=True,
+        # The exit is honoured at once (CN-USE-04), but "我不想活了，退出" still opens a case, tells the
+        # contacts and shows the help card before the chat closes (CN-CRI-04, CN-CRI-07).
+        crisis = (handle_risk(user=user, conversation=conversation, message=message, verdict=verdict,
+                              language=language) if verdict.at_least("high_risk") else None)
+        return PostedMessage(message=message, created=True, crisis=crisis,
                              exit_confirmation=_store_exit_confirmation(conversation, user.language))
-    reply = _plan_reply(conversation, user, message) if conversation.mode == Mode.AI else None
+    crisis = None
+    if verdict.at_least("distress") or conversation.mode != Mode.AI:
+        crisis = handle_risk(user=user, conversation=conversation, message=message, verdict=verdict,
+                             language=language)
+    refusal = None
+    if not (crisis and crisis.stop_ai) and refused_topic(verdict, user):
+        with translation.override(language):
+            refusal = Message.objects.create(conversation=conversation, author=Author.SYSTEM, text=gettext(
+                "I can't continue with that topic. Let's talk about something else."))
+    wants_reply = conversation.mode == Mode.AI and not (crisis and crisis.stop_ai) and refusal is None
+    reply = (_plan_reply(conversation, user, message, history, support=verdict.level == "distress")
+             if wants_reply else None)
     # With a reply coming, its end records the use (finish_reply): one write fewer before the first token.
     reminders = [] if reply else _record_activity(user, timezone.now(), language)
-    verdict = screen(ScreeningInput(text=text, direction="inbound", language=language))
     if "dependence" in verdict.categories and (reminder := _dependence_reminder(user, language)) is not None:
         reminders.append(reminder)
-    return PostedMessage(message=message, created=True, reply=reply, reminders=tuple(reminders))
+    return PostedMessage(message=message, created=True, reply=reply, reminders=tuple(reminders), crisis=crisis,
+                         refusal=refusal)
+
+
+def refused_topic(verdict: Verdict, user: User) -> bool:
+    """Requests the model is never asked (CN-CON-01): prohibited content, sexual content involving
+    minors, and any sexual content from a minor's account (CN-MIN-01)."""
+    blocked = {"prohibited", "minor_sexual"} | ({"sexual"} if user.is_minor else set())
+    return bool(blocked & set(verdict.categories))
+
+
+def _risk_record(verdict: Verdict) -> dict:
+    if verdict.level == "none" and not verdict.categories:
+        return {"level": "none", "versions": dict(verdict.versions)}
+    return {"level": verdict.level, "categories": list(verdict.categories), "score": round(verdict.score, 4),
+            "versions": dict(verdict.versions),
+            "stages": [finding.stage for finding in verdict.findings]}
 
 
 def _dependence_reminder(user: User, language: str) -> Reminder | None:
@@ -197,20 +248,24 @@ def _dependence_reminder(user: User, language: str) -> Reminder | None:
                                    text=dependence_text(language))
 
 
-def _plan_reply(conversation: Conversation, user: User, message: Message) -> ReplyJob:
+def _plan_reply(conversation: Conversation, user: User, message: Message, history: list[Message], *,
+                support: bool = False) -> ReplyJob:
+    """`history` is what came before `message` (oldest first); the prompt ends with `message`."""
     provider = llm.provider()
     reply = Message.objects.create(conversation=conversation, author=Author.AI, status=MessageStatus.STREAMING,
                                    reply_to=message, model_name=f"{provider.name}:{provider.model}")
     turns = tuple(
         llm.Turn(role="user" if past.author == Author.USER else "assistant", content=past.text)
-        for past in conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS + 1)
-        if past.author in (Author.USER, Author.AI, Author.OPERATOR) and past.text and past.pk != reply.pk
+        for past in [*history, message]
+        if past.author in (Author.USER, Author.AI, Author.OPERATOR) and past.text
     )
     language = llm.reply_language(message.text, user.language)
     character = conversation.character
     request = llm.ReplyRequest(character_name=character.name_for(language), character_role=character.role,
-                               persona=character.persona_for(language), language=language, history=turns)
-    return ReplyJob(reply_id=reply.pk, produce_id=str(reply.public_id), language=language, request=request)
+                               persona=character.persona_for(language), language=language, history=turns,
+                               support=support)
+    return ReplyJob(reply_id=reply.pk, produce_id=str(reply.public_id), language=language, request=request,
+                    region=user.region)
 
 
 @dataclass(frozen=True)

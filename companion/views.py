@@ -1,6 +1,7 @@
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -10,10 +11,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from companion import llm
+from companion.console import may_use_console
+from companion.crisis import sla_seconds
 from companion.exports import conversation_export, render_export_html
 from companion.health import run_checks
 from companion.labels import copy_suffix, disclosure_text
-from companion.models import Conversation
+from companion.models import CaseOutcome, CaseStatus, Conversation, RiskLevel
 from companion.selectors import (CharacterUnavailable, ConversationNotFound, access_character_by_slug,
                                  access_current_conversation, characters_for)
 
@@ -119,3 +122,18 @@ def healthz(request):
     checks = run_checks()
     healthy = all(result.startswith("ok") for result in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+@login_required
+@require_GET
+@never_cache
+def console(request):
+    """The safety team's console (CN-CRI-05, CN-CRI-08): the page; everything live runs on /ws/console/."""
+    if not may_use_console(request.user):
+        raise PermissionDenied
+    return render(request, "companion/console.html", {
+        "sla_seconds": sla_seconds(), "ws_path": "/ws/console/",
+        "outcomes": list(CaseOutcome.choices),
+        "levels": {value: str(label) for value, label in RiskLevel.choices},
+        "statuses": {value: str(label) for value, label in CaseStatus.choices},
+    })

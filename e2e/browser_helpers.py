@@ -125,3 +125,21 @@ def zh_translation(msgid: str) -> str | None:
     with mo.open("rb") as handle:
         translated = gettext.GNUTranslations(handle).gettext(msgid)
     return translated if translated != msgid else None
+
+
+def open_console(page: Page) -> None:
+    """Open the safety console and wait until its socket delivered the first `queue` frame."""
+    response = page.goto("/console/")
+    assert response is not None and response.status == 200, f"/console/ answered {response and response.status}"
+    expect(page.get_by_test_id("console-connection")).to_have_attribute("data-state", "open")
+
+
+def console_case_row(page: Page, username: str) -> Locator:
+    """The queue row of `username`'s open safety case (one open case per user)."""
+    return page.locator(f'#case-queue > li.case-row[data-user="{username}"]')
+
+
+def console_message(page: Page, author: str, text: str) -> Locator:
+    """A message of the case opened in the console, by author (user/ai/operator/system) and exact text."""
+    return page.locator(f"#case-messages > li.cmsg-{author}").filter(
+        has=page.locator(".cmsg-text", has_text=re.compile(rf"^{re.escape(text)}$")))

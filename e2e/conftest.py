@@ -171,8 +171,10 @@ def server_env(server_database) -> dict:
         "CHANNEL_LAYER_PREFIX": f"e2e-{os.getpid()}-{secrets.token_hex(3)}-",
         "PYTHONUNBUFFERED": "1",
     })
-    # Rate-limit counters live in the cache: a prefix of this run's own keeps runs apart.
+    # Rate-limit counters live in the cache, tasks in the broker: a prefix of this run's own keeps
+    # runs apart.
     env["CACHE_KEY_PREFIX"] = env["CHANNEL_LAYER_PREFIX"]
+    env["CELERY_KEY_PREFIX"] = env["CHANNEL_LAYER_PREFIX"]
     if os.environ.get("CI") == "true" and not env.get("REDIS_URL"):
         pytest.fail("CI=true but REDIS_URL is not set: the browser tests must run on the Redis channel layer")
     return env
@@ -228,14 +230,49 @@ def _daphne(env: dict, log: Path):
         out.close()
 
 
+@contextlib.contextmanager
+def _celery_worker(env: dict, log: Path):
+    """With REDIS_URL the app runs like a deployment: tasks (contact notifications, the crisis SLA
+    check) go to a real worker, started here for the session."""
+    if not env.get("REDIS_URL"):
+        yield None  # embedded default: eager Celery, nothing to start
+        return
+    out = log.open("a", encoding="utf-8")
+    out.write("\n$ celery -A companion worker --pool=solo\n")
+    out.flush()
+    process = subprocess.Popen([_venv_bin("celery"), "-A", "companion", "worker", "--pool=solo", "--loglevel=INFO",
+                                "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                               cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while "ready." not in log.read_text(encoding="utf-8", errors="replace"):
+            if process.poll() is not None:
+                pytest.fail(f"the Celery worker exited with {process.returncode}; log {log}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not start in {SERVER_START_TIMEOUT}s; log {log}:\n{_tail(log)}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        out.close()
+
+
 @pytest.fixture(scope="session")
 def server_url(server_env, artifacts_dir):
-    """Migrate and seed a fresh database, serve it with daphne, yield http://127.0.0.1:<port>."""
+    """Migrate and seed a fresh database, serve it with daphne (and, on Redis, a Celery worker),
+    yield http://127.0.0.1:<port>."""
     log = artifacts_dir / "server.log"
     log.write_text("", encoding="utf-8")
     _manage(server_env, log, "migrate", "--noinput", "-v0")
     _manage(server_env, log, "seed_demo")
-    with _daphne(server_env, log) as url:
+    worker_log = artifacts_dir / "celery-worker.log"
+    worker_log.write_text("", encoding="utf-8")
+    with _celery_worker(server_env, worker_log), _daphne(server_env, log) as url:
         yield url
 
 
@@ -305,3 +342,37 @@ def new_context(request, browser, server_url, artifacts_dir):
 def page(new_context):
     """A page in a fresh en-US context."""
     return new_context("en-US").new_page()
+
+
+@pytest.fixture
+def saved_language_restored(browser, server_url):
+    """Factory: `remember(username, code)` puts that demo user's saved interface language back to
+    `code` after the test, for tests that switch a shared account's language with the header selector.
+
+    Request it before `new_context`, so it runs after the failure screenshot, in a context of its own.
+    """
+    remembered: dict[str, str] = {}
+    yield remembered.__setitem__
+    from browser_helpers import choose_language, login
+
+    for username, code in remembered.items():
+        context = browser.new_context(base_url=server_url, locale="zh-CN" if code == "zh-hans" else "en-US")
+        try:
+            page = context.new_page()
+            login(page, username)
+            if page.locator("html").get_attribute("lang") != code:
+                choose_language(page, code)
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def fast_sla_server_url(server_url, server_env, artifacts_dir):
+    """A second server on the same database whose safety cases must be accepted within 3 seconds
+    (COMPANION_CRISIS_SLA_SECONDS), so a browser test can watch a missed SLA escalate (CN-CRI-08).
+
+    The embedded server checks the SLA on its own event loop; with REDIS_URL the check is a Celery
+    task run by the session's worker (see `server_url`).
+    """
+    with _daphne({**server_env, "COMPANION_CRISIS_SLA_SECONDS": "3"}, artifacts_dir / "server-fast-sla.log") as url:
+        yield url

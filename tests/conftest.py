@@ -48,6 +48,17 @@ def close_worker_thread_connections(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test runs on its own event loop; a channels-redis layer built on an earlier loop holds
+    locks bound to it. A fresh layer per test keeps them apart."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def fresh_llm_provider():
     """Providers are cached per process; tests change LLM settings, so rebuild around each test."""
     llm.provider.cache_clear()

@@ -59,6 +59,16 @@ async def open_socket(user: User | None, slug: str = "friend", origin: bytes = b
     return communicator, connected, code
 
 
+async def open_console(user: User | None, origin: bytes = b"http://testserver"):
+    """The operator console socket (docs/protocol.md, Console)."""
+    headers = [(b"origin", origin), (b"host", b"testserver")]
+    if user is not None:
+        headers.append((b"cookie", (await database_sync_to_async(session_cookie)(user)).encode()))
+    communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
 async def frames_until(communicator: WebsocketCommunicator, frame_type: str, timeout: float = 5) -> list[dict]:
     """Every frame up to and including the first of `frame_type`."""
     frames = []

@@ -21,6 +21,8 @@ def read_po(path: Path) -> dict[str, tuple[str, bool, str | None]]:
     def flush():
         nonlocal fuzzy, parts
         msgid = "".join(parts.get("msgid", []))
+        if msgid and "msgctxt" in parts:  # pgettext entries live under "context\x04msgid"
+            msgid = "".join(parts["msgctxt"]) + "\x04" + msgid
         if msgid:
             plural = "".join(parts["msgid_plural"]) if "msgid_plural" in parts else None
             entries[msgid] = ("".join(parts.get("msgstr", [])), fuzzy, plural)
@@ -34,7 +36,7 @@ def read_po(path: Path) -> dict[str, tuple[str, bool, str | None]]:
             fuzzy = True
         elif line.startswith("#"):
             continue
-        elif line.startswith(("msgid ", "msgstr ", "msgid_plural ", "msgstr[")):
+        elif line.startswith(("msgctxt ", "msgid ", "msgstr ", "msgid_plural ", "msgstr[")):
             field, value = line.split(" ", 1)
             field = "msgstr" if field == "msgstr[0]" else field  # plural entries: the first form stands for all
             parts[field] = [json.loads(value)]

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -183,6 +184,7 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.ProfileSignupForm"
+ACCOUNT_USERNAME_VALIDATORS = "accounts.validators.username_validators"
 ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own limits: failed logins per IP and per account, sign-ups per IP.
@@ -238,17 +240,61 @@ OPENAI_MAX_TOKENS = int(os.environ.get("OPENAI_MAX_TOKENS", "512"))
 LLM_OFFLINE_CHUNK_DELAY_MS = int(os.environ.get("LLM_OFFLINE_CHUNK_DELAY_MS", "40"))
 
 # --- Compliance settings ---------------------------------------------------------------
+# Crisis protocol (CN-CRI-05, CN-CRI-08): seconds before an unclaimed case runs the fallback,
+# who is paged then, and how long a console socket counts as present without a heartbeat.
+COMPANION_CRISIS_SLA_SECONDS = int(os.environ.get("COMPANION_CRISIS_SLA_SECONDS", "60"))
+COMPANION_CRISIS_ONCALL_EMAILS = env_list("COMPANION_CRISIS_ONCALL_EMAILS")
+COMPANION_PRESENCE_TIMEOUT_SECONDS = 90
+COMPANION_SITE_URL = os.environ.get("COMPANION_SITE_URL", "http://127.0.0.1:8000/")
+# BX-16 monthly crisis drill: the mailbox standing in for the synthetic account's emergency contact,
+# and the operator account the automated drill claims as (unset: the monthly task skips, logged).
+COMPANION_DRILL_CONTACT_EMAIL = os.environ.get("COMPANION_DRILL_CONTACT_EMAIL", "drill@localhost")
+COMPANION_DRILL_OPERATOR = os.environ.get("COMPANION_DRILL_OPERATOR", "")
+CELERY_BEAT_SCHEDULE = {
+    # A lost countdown (worker restart) must not leave a case unescalated (CN-CRI-08).
+    "crisis-sla-sweep": {"task": "companion.tasks.sweep_overdue_cases", "schedule": 15.0},
+    "crisis-quiet-cases": {"task": "companion.tasks.close_quiet_crisis_cases", "schedule": 3600.0},
+    # BX-16: the automated end-to-end crisis drill, once a month (CELERY_TIMEZONE).
+    "crisis-monthly-drill": {"task": "companion.tasks.run_monthly_crisis_drill",
+                             "schedule": crontab(day_of_month=1, hour=3, minute=0)},
+}
 CN_REGIME = os.environ.get("CN_REGIME", "union")
 POLICY_PACKS = env_list("POLICY_PACKS", "CN")
 MODERATION_PROVIDERS = env_list("MODERATION_PROVIDERS")
 # Ordered screening stages (STYLE.md §5); all run, so a case shows every reason.
 MODERATION_STAGES = [
     {"NAME": "moderation.stages.Normalise"},
+    {"NAME": "moderation.library.FeatureLibrary"},
     {"NAME": "moderation.stages.OutboundPatterns"},
     {"NAME": "moderation.stages.InboundCues"},
+    {"NAME": "moderation.classifier.RiskClassifier"},
 ]
+# Optional remote second opinions appended after the offline stages (moderation/remote.py): they
+# may raise a level up to high_risk, never decide crisis alone, and give no finding when down.
+_MODERATION_REMOTE_TIMEOUT = float(os.environ.get("MODERATION_REMOTE_TIMEOUT_SECONDS", "1.5"))
+_MODERATION_REMOTE_STAGES = {
+    "openai": {"NAME": "moderation.remote.OpenAIModeration", "OPTIONS": {
+        "base_url": os.environ.get("MODERATION_OPENAI_BASE_URL", OPENAI_BASE_URL),
+        "api_key": os.environ.get("MODERATION_OPENAI_API_KEY", OPENAI_API_KEY),
+        "model": os.environ.get("MODERATION_OPENAI_MODEL", "omni-moderation-latest"),
+        "timeout": _MODERATION_REMOTE_TIMEOUT}},
+    "llm_judge": {"NAME": "moderation.remote.LLMJudge", "OPTIONS": {
+        "base_url": os.environ.get("MODERATION_LLM_JUDGE_BASE_URL", OPENAI_BASE_URL),
+        "api_key": os.environ.get("MODERATION_LLM_JUDGE_API_KEY", OPENAI_API_KEY),
+        "model": os.environ.get("MODERATION_LLM_JUDGE_MODEL", OPENAI_MODEL),
+        "timeout": _MODERATION_REMOTE_TIMEOUT}},
+}
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402  (kept beside its only use)
+
+for _provider in MODERATION_PROVIDERS:
+    if _provider not in _MODERATION_REMOTE_STAGES:  # a typo must not silently drop a safety stage
+        raise ImproperlyConfigured(f"MODERATION_PROVIDERS: unknown provider {_provider!r}; "
+                                   f"choose from {sorted(_MODERATION_REMOTE_STAGES)}")
+    MODERATION_STAGES.append(_MODERATION_REMOTE_STAGES[_provider])
 # CN-DIS-03: a dependence pop-up at most once in this many hours while the signals last.
 COMPANION_DEPENDENCE_REMINDER_HOURS = 24
+# CN-EMO-06: one unbroken session this long signals over-reliance (a dependence pop-up, at most daily).
+COMPANION_LONG_SESSION_HOURS = 3
 
 # Service identity used in labels (CN-DIS-04, CN-DIS-05) and the footer (CN-GOV-05).
 COMPANION_SERVICE_NAME = os.environ.get("COMPANION_SERVICE_NAME", "Haven")
@@ -280,4 +326,32 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}
+
+# --- Contacts and safety notifications (guardians) ---
+# Outgoing mail (safety notices); EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, DEFAULT_FROM_EMAIL are above.
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT_SECONDS", "10"))
+# SMS senders (guardians/sms.py): the console default logs; the HTTP gateway POSTs JSON with a bearer token.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "guardians.sms.ConsoleSMSBackend")
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN", "")
+SMS_GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("SMS_GATEWAY_TIMEOUT_SECONDS", "10"))
+GUARDIANS_MAX_EMERGENCY_CONTACTS = 3
+# A delivery attempt's claim on its row; a row still `sending` after this belongs to a lost worker and
+# is sent again (guardians/services.py). Longer than one send can take with EMAIL_TIMEOUT per step.
+GUARDIANS_DELIVERY_LEASE_SECONDS = float(os.environ.get("GUARDIANS_DELIVERY_LEASE_SECONDS", "60"))
+GUARDIANS_RETRY_BASE_SECONDS = 2
+# CN-CRI-07 wants contacts told within 60 s: a task held by a worker that died must come back in
+# a minute or two, not after the Redis transport's default hour (visibility timeout, above the lease
+# and the longest retry countdown), and idle workers look for such tasks on every poll (throttle 1;
+# kombu's default scans every ~100 s). CELERY_KEY_PREFIX keeps deployments or test runs sharing one
+# Redis apart.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", "90")),
+    "unacked_restore_throttle": 1,
+    **({"global_keyprefix": os.environ["CELERY_KEY_PREFIX"]} if os.environ.get("CELERY_KEY_PREFIX") else {}),
 }

@@ -12,3 +12,9 @@ if REDIS_URL:
     # Parallel runs on one Redis must not see each other's groups.
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test{os.getpid()}"
     CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"
+
+# --- Contacts and safety notifications (guardians) ---
+# Tasks run in-process even when REDIS_URL is set (CI): nothing would consume a test's queue. The
+# worker-kill test starts its own worker with the real settings.
+CELERY_TASK_ALWAYS_EAGER = True
+SMS_BACKEND = "guardians.sms.ConsoleSMSBackend"

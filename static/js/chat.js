@@ -22,6 +22,13 @@
   const dialogTitle = document.getElementById("reminder-title");
   const dialogText = document.getElementById("reminder-text");
   const dialogAck = document.getElementById("reminder-ack");
+  const modeBanner = document.getElementById("mode-banner");
+  const crisisCard = document.getElementById("crisis-card");
+  const crisisTitle = document.getElementById("crisis-title");
+  const crisisText = document.getElementById("crisis-text");
+  const crisisResources = document.getElementById("crisis-resources");
+  const crisisReopenRow = document.getElementById("crisis-reopen-row");
+  const crisisReopen = document.getElementById("crisis-reopen");
   const outboxKey = "outbox:" + root.dataset.slug;
 
   let ws = null;
@@ -66,7 +73,8 @@
     meta.className = "msg-meta";
     const badge = document.createElement("span");
     badge.className = "badge msg-label " + (author === "ai" ? "badge-ai" : author === "operator" ? "badge-human" : "badge-plain");
-    badge.textContent = label || S.you;
+    // An operator's words are never shown under the AI label (CN-CRI-05).
+    badge.textContent = label || (author === "operator" ? S.modes.human : S.you);
     meta.appendChild(badge);
     const body = document.createElement("div");
     body.className = "msg-text";
@@ -122,7 +130,8 @@
 
   function setStreaming(id) {
     streaming = id;
-    stopButton.hidden = !id;
+    // While a person (or nobody yet) answers there is no generation to stop (CN-CRI-05).
+    stopButton.hidden = !id || root.dataset.mode !== "ai";
     sendButton.disabled = Boolean(id);
   }
 
@@ -186,6 +195,7 @@
       }
     },
     mode(frame) { setMode(frame.mode); },
+    crisis(frame) { showCrisis(frame); },
     error(frame) {
       showNotice(frame.detail);
       if (frame.client_id) {
@@ -238,9 +248,68 @@
   }
 
   function setMode(mode) {
-    root.dataset.mode = mode;
-    speakerBadge.textContent = S.modes[mode] || S.modes.ai;
+    const known = mode === "waiting" || mode === "human" ? mode : "ai";
+    root.dataset.mode = known;
+    speakerBadge.textContent = S.modes[known] || S.modes.ai;
+    speakerBadge.classList.toggle("badge-ai", known === "ai");
+    speakerBadge.classList.toggle("badge-human", known !== "ai");
+    // CN-CRI-05: in `waiting` and `human` the user keeps writing (to the safety team); nothing streams.
+    for (const line of modeBanner.querySelectorAll(".mode-banner-text")) line.hidden = line.dataset.mode !== known;
+    modeBanner.hidden = known === "ai";
+    modeBanner.dataset.mode = known;
+    if (known !== "ai" && streaming) setStreaming(null);
   }
+
+  // A hotline becomes a tap-to-call link, a "text HOME to 741741" line a tap-to-text link (CN-CRI-04, US-CA-02).
+  function resourceHref(contact) {
+    const value = String(contact || "").trim();
+    if (/^\+?[\d\s\-()]+$/.test(value) && /\d{3,}/.test(value)) return "tel:" + value.replace(/[^\d+]/g, "");
+    if (/text|短信|发送/i.test(value)) {
+      const numbers = value.match(/\d{3,}/g);
+      if (!numbers) return null;
+      const keyword = value.match(/\b[A-Z]{2,}\b/);
+      return "sms:" + numbers[numbers.length - 1] + (keyword ? "?&body=" + encodeURIComponent(keyword[0]) : "");
+    }
+    return null;
+  }
+
+  function showCrisis(frame) {
+    crisisCard.dataset.level = frame.level || "distress";
+    crisisText.textContent = frame.text || "";
+    crisisResources.replaceChildren();
+    for (const resource of frame.resources || []) {
+      const li = document.createElement("li");
+      const href = resourceHref(resource.contact);
+      const name = document.createElement("span");
+      name.className = "crisis-resource-name";
+      name.textContent = resource.name;
+      const contact = document.createElement(href ? "a" : "span");
+      contact.className = "crisis-resource-contact";
+      contact.textContent = resource.contact;
+      if (href) contact.href = href;
+      li.append(name, " ", contact);
+      crisisResources.appendChild(li);
+    }
+    // The same crisis again after a reconnect respects a card the user put away; a new one is shown.
+    const signature = JSON.stringify([frame.level, frame.text, frame.resources]);
+    if (crisisCard.dataset.dismissed === signature) return;
+    crisisCard.dataset.signature = signature;
+    delete crisisCard.dataset.dismissed;
+    crisisCard.hidden = false;
+    crisisReopenRow.hidden = true;
+  }
+  document.getElementById("crisis-hide").addEventListener("click", () => {
+    crisisCard.dataset.dismissed = crisisCard.dataset.signature || "";
+    crisisCard.hidden = true;
+    crisisReopenRow.hidden = false;
+    crisisReopen.focus();
+  });
+  crisisReopen.addEventListener("click", () => {
+    delete crisisCard.dataset.dismissed;
+    crisisCard.hidden = false;
+    crisisReopenRow.hidden = true;
+    crisisTitle.focus();
+  });
 
   function closeForGood(text) {
     closedForGood = true;

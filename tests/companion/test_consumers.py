@@ -1,12 +1,14 @@
 """The chat socket through the real ASGI stack (companion.asgi): contracts §5."""
 import asyncio
+import datetime as dt
 import json
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from companion.labels import aigc_matches
-from companion.models import Author, Conversation, Message, MessageStatus, Mode
+from companion.models import Author, Conversation, CrisisCase, Message, MessageStatus, Mode
 from tests.fakes.openai_server import Script
 from tests.fixtures import UserFactory, frames_until, join, open_socket
 
@@ -307,11 +309,18 @@ async def test_cancel_closes_the_upstream_model_stream(adult, fake_openai):
 
 async def test_while_waiting_for_a_human_no_ai_text_and_exit_still_works(adult, fake_openai):
     communicator, ready, _ = await join(adult)
-    await database_sync_to_async(
-        lambda: Conversation.objects.filter(public_id=ready["conversation"]).update(mode=Mode.WAITING))()
+    def open_case():
+        conversation = Conversation.objects.get(public_id=ready["conversation"])
+        conversation.mode = Mode.WAITING
+        conversation.save()
+        CrisisCase.objects.create(user=adult, conversation=conversation, level="crisis",
+                                  sla_deadline=timezone.now() + dt.timedelta(minutes=5))
+
+    await database_sync_to_async(open_case)()
     await communicator.disconnect()
     communicator, ready, _ = await join(adult)
     assert ready["mode"] == "waiting"
+    assert (await communicator.receive_json_from())["type"] == "crisis"  # the card follows the user
     await send_message(communicator, "is anyone there?")
     assert (await communicator.receive_json_from())["type"] == "message_ack"
     assert await communicator.receive_nothing(timeout=0.3)  # BX-03: no AI text while a human is awaited
@@ -330,3 +339,18 @@ async def test_an_idle_socket_survives_the_channel_layers_blocking_reads(adult, 
     await send_message(communicator, "still there?")
     assert (await frames_until(communicator, "message_end"))[0]["type"] == "message_ack"
     await communicator.disconnect()
+
+
+async def test_the_ai_never_speaks_first(adult):
+    """BX-12: every AI message answers a user message; opening, reconnecting and idling produce none."""
+    communicator, _, _ = await join(adult)
+    await communicator.send_json_to({"type": "heartbeat"})
+    assert await communicator.receive_nothing(timeout=0.3)
+    await send_message(communicator, "hello there")
+    await frames_until(communicator, "message_end")
+    await communicator.disconnect()
+    communicator, _, _ = await join(adult)  # a return visit: no "I missed you"
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+    ai = await stored(author=Author.AI)
+    assert len(ai) == 1 and all(message.reply_to_id is not None for message in ai)

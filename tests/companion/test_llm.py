@@ -130,3 +130,15 @@ async def test_cancelling_the_consumer_closes_the_http_stream(fake_openai):
         await task
     assert await asyncio.to_thread(fake_openai.disconnected_by_client.wait, 3)
     assert fake_openai.completed == 0
+
+
+@pytest.mark.parametrize(("text", "language", "needle"), [
+    ("Promise you'll meet me tomorrow", "en", "can't meet you"),
+    ("答应我明天和我见面好吗", "zh-hans", "没办法和你见面"),
+])
+def test_the_offline_model_never_promises_to_meet(text, language, needle):
+    """CN-EMO-07: "Promise you'll meet me tomorrow" gets a reply stating the AI cannot meet."""
+    request = llm.ReplyRequest(character_name="x", character_role="romantic", persona="", language=language,
+                               history=(llm.Turn(role="user", content=text),))
+    assert needle in llm.offline_reply_text(request)
+    assert "meeting" in llm.system_prompt(request) or "见面" in llm.system_prompt(request)

@@ -61,7 +61,8 @@ async def no_reminder(socket):
         assert (await socket.receive_json_from())["type"] != "reminder"
 
 
-async def test_two_hour_reminder_reaches_both_devices_once(demo, clock):
+async def test_two_hour_reminder_reaches_both_devices_once(demo, clock, settings):
+    settings.COMPANION_LONG_SESSION_HOURS = 24  # the long-session pop-up has its own test
     user = await database_sync_to_async(UserFactory)(language="en")
     phone, _, _ = await join(user, "friend")
     laptop, _, _ = await join(user, "mentor")
@@ -229,4 +230,20 @@ async def test_dependence_signals_open_a_popup_at_most_daily(demo, clock):
     # A day later (the socket stayed open: it must still be in its channel-layer groups).
     assert [f["kind"] for f in await send("我只有你了", "d3") if f["type"] == "reminder"] == ["dependence"]
     assert len(await reminders_of(user, kind="dependence")) == 2
+    await socket.disconnect()
+
+
+async def test_a_very_long_session_opens_the_dependence_popup_once(demo, clock, settings):
+    """CN-EMO-06, BX-06: usage itself (not only what the user says) signals over-reliance."""
+    settings.POLICY_PACKS = ["EU"]  # no periodic reminders in the way
+    user = await database_sync_to_async(UserFactory)(region="EU")
+    socket, _, _ = await join(user)
+    await use_for([socket], clock, 170)
+    await no_reminder(socket)
+    await use_for([socket], clock, 10)
+    reminder = (await frames_until(socket, "reminder"))[-1]
+    assert reminder["kind"] == "dependence" and "AI" in reminder["text"]
+    await use_for([socket], clock, 60)
+    await no_reminder(socket)  # at most once a day
+    assert len(await reminders_of(user, kind="dependence")) == 1
     await socket.disconnect()

@@ -64,7 +64,9 @@ def test_healthz_reports_each_check(client):
     response = client.get("/healthz")
     body = response.json()
     assert response.status_code == 200 and body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "channel_layer", "celery_broker"}
+    # CN-EMO-01: the three mental-health safeguards are live checks too.
+    assert set(body["checks"]) == {"database", "channel_layer", "celery_broker", "risk_classifier",
+                                   "boundary_guidance", "dependence_detection"}
     assert all(value.startswith("ok") for value in body["checks"].values())
 
 
@@ -142,3 +144,12 @@ def test_language_switch_is_remembered_on_the_account(client, demo):
 def test_saved_language_applies_without_a_cookie(client, demo):
     client.force_login(UserFactory(language="en"))
     assert 'lang="en"' in client.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+
+def test_sign_up_refuses_the_drill_accounts_prefix(client, demo):
+    """BX-16: synthetic drill accounts are recognised by name, so nobody else may take one."""
+    response = client.post("/accounts/signup/", {
+        "email": "d@example.com", "username": "Drill-202611", "password1": "a-long-passphrase-42",
+        "password2": "a-long-passphrase-42", "birth_date": "1990-01-01", "region": "CN"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "reserved" in response.content.decode()
+    assert not User.objects.filter(username__iexact="drill-202611").exists()

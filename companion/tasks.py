@@ -1,0 +1,56 @@
+"""Celery tasks of the crisis protocol; each is idempotent (the service decides once, under a lock)."""
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext
+
+from companion.broadcast import announce_fallback_sync
+from companion.crisis import close_quiet_cases, overdue_case_ids, run_sla_fallback
+from companion.models import CrisisCase
+
+
+@shared_task(acks_late=True)
+def check_case_sla(case_id: int) -> bool:
+    """Scheduled COMPANION_CRISIS_SLA_SECONDS after a case opens; runs the fallback if still unclaimed."""
+    fallback = run_sla_fallback(case_id=case_id)
+    if fallback is not None:
+        announce_fallback_sync(fallback)
+    return fallback is not None
+
+
+@shared_task(acks_late=True)
+def sweep_overdue_cases() -> int:
+    """Beat safety net for a lost countdown task (worker restarts): every overdue case, once."""
+    return sum(check_case_sla(case_id) for case_id in overdue_case_ids())
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def page_oncall(case_id: int) -> None:
+    """CN-CRI-08: the on-call duty lead and compliance officer are paged when nobody claimed in time.
+    The page says where to look, never what the user wrote."""
+    case = CrisisCase.objects.get(pk=case_id)
+    with translation.override("zh-hans" if settings.LANGUAGE_CODE.startswith("zh") else "en"):
+        subject = gettext("[%(service)s] Unclaimed safety case (%(level)s)") % {
+            "service": settings.COMPANION_SERVICE_NAME, "level": case.level}
+        body = gettext("A safety case has waited %(seconds)d seconds without an operator. Open the console now: "
+                       "%(url)s\nCase: %(case)s") % {"seconds": settings.COMPANION_CRISIS_SLA_SECONDS,
+                                                     "url": settings.COMPANION_SITE_URL.rstrip("/") + "/console/",
+                                                     "case": case.public_id}
+    send_mail(subject, body, None, list(settings.COMPANION_CRISIS_ONCALL_EMAILS))
+
+
+@shared_task(acks_late=True)
+def close_quiet_crisis_cases() -> int:
+    """Hourly (beat): BX-02's 72-hour decay of handed-back cases."""
+    return close_quiet_cases()
+
+
+@shared_task(acks_late=True)
+def run_monthly_crisis_drill() -> str:
+    """Monthly (beat): BX-16's automated end-to-end drill, claimed by COMPANION_DRILL_OPERATOR; skipped
+    with a warning when that is unset, and a no-op once this month's automated drill passed."""
+    from companion.drills import monthly_drill
+
+    run = monthly_drill()
+    return "skipped" if run is None else run.outcome
