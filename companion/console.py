@@ -39,10 +39,11 @@ def _case_frame(event: str, case_id: int, language: str) -> dict | None:
     return case and {"type": event, "case": crisis.case_summary(case, language)}
 
 
-def _detail_frame(operator, case_id: str, language: str) -> tuple[dict, int]:
-    case, messages = crisis.view_case(operator=operator, case_id=case_id)
+def _detail_frame(operator, case_id: str, language: str, record: bool = True) -> tuple[dict, int]:
+    case, messages = crisis.view_case(operator=operator, case_id=case_id, record=record)
     return ({"type": "case_detail", "case": crisis.case_summary(case, language),
-             "messages": [protocol.history_item(message, language) for message in messages]},
+             "messages": [protocol.history_item(message, language) for message in messages],
+             "contacts": crisis.case_contacts(case), "call_deadline": crisis.call_deadline(case).isoformat()},
             case.conversation_id)
 
 
@@ -93,7 +94,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                     raise FrameError("bad_frame", gettext("A frame is a JSON object with a string `type`."))
                 handler = {"open": self.on_open, "claim": self.on_claim, "send": self.on_send,
                            "handback": self.on_handback, "resolve": self.on_resolve,
-                           "heartbeat": self.on_heartbeat}.get(frame.get("type"))
+                           "log_call": self.on_log_call, "heartbeat": self.on_heartbeat}.get(frame.get("type"))
                 if handler is None:
                     raise FrameError("unknown_type", gettext("Unknown frame type."))
                 if handler != self.on_heartbeat and not isinstance(frame.get("case"), str):
@@ -147,6 +148,16 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             raise FrameError("bad_frame", gettext("A resolution needs a string `outcome` and `follow_up`."))
         await self.after_change(await in_db_thread(crisis.resolve_case)(
             operator=self.user, case_id=frame["case"], outcome=outcome, follow_up=follow_up))
+
+    async def on_log_call(self, frame):
+        outcome, note = frame.get("outcome"), frame.get("note", "")
+        if not isinstance(outcome, str) or not isinstance(note, str) or not isinstance(frame.get("contact"), (int, str)):
+            raise FrameError("bad_frame", gettext("A call log needs `contact`, a string `outcome` and `note`."))
+        await in_db_thread(crisis.log_contact_call)(operator=self.user, case_id=frame["case"],
+                                                    contact_id=frame["contact"], outcome=outcome, note=note)
+        # The detail frame carries the call list (not a new "viewed" event).
+        detail, _ = await in_db_thread(_detail_frame)(self.user, frame["case"], self.language, False)
+        await self.send_json(detail)
 
     async def on_heartbeat(self, frame):
         if time.monotonic() - self.last_heartbeat > 10:

@@ -10,7 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts.policies import interface_language
-from companion import broadcast, llm, protocol
+from companion import broadcast, llm, protocol, sanctions
 from companion.asyncdb import in_db_thread
 from companion.crisis import run_sla_fallback
 from companion.labels import disclosure_text
@@ -46,6 +46,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     streaming = False  # cleared as soon as message_end is out, before the relay to other tabs
     last_heartbeat = 0.0
     closing = False
+    restricted = False  # CN-CRI-09 `restrict`: no AI text; kept current by `chat.sanction` events
 
     async def connect(self):
         self.user = self.scope["user"]
@@ -53,17 +54,28 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=4401)
         self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
                                            self.user.language, dict(settings.LANGUAGES))
+        # Joined before the check, so a sanction imposed meanwhile still reaches this socket.
+        self.user_group = broadcast.user_group(self.user.pk)  # every socket of this user, any character
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        standing = await in_db_thread(sanctions.chat_standing)(user=self.user, language=self.language)
+        if standing.closes:  # CN-CRI-09: suspended or terminated: the notice, never `ready`
+            self.closing = True
+            await self.accept()
+            await self.send_json(standing.notice)
+            await self.send_json(protocol.closed("suspended"))
+            return await self.close(code=4403)
+        self.restricted = standing.restricted
         try:
             opening = await in_db_thread(open_chat)(
                 user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"],
                 session_key=self.scope["session"].session_key or "", language=self.language)
         except CharacterUnavailable:
+            self.closing = True
             await self.accept()
             await self.send_json(protocol.closed("blocked"))
             return await self.close(code=4403)
         self.conversation = opening.conversation
         self.group = broadcast.conversation_group(self.conversation.pk)
-        self.user_group = broadcast.user_group(self.user.pk)  # every socket of this user, any character
         self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)
         await self.join_groups()
@@ -85,6 +97,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.reminder(item))
         if opening.crisis is not None:
             await self.send_json(opening.crisis.frame())
+        if standing.notice is not None:
+            await self.send_json(standing.notice)
 
     async def join_groups(self):
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -148,6 +162,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not within_rate(self.recent_messages, now, limit=self.recent_messages.maxlen):
             return await self.send_json(protocol.error(
                 "rate_limited", gettext("You are sending messages too quickly."), client_id=client_id))
+        if self.restricted and (refusal := await in_db_thread(sanctions.restriction_refusal)(
+                user=self.user, conversation_id=self.conversation.pk, text=text, language=self.language)):
+            return await self.send_json(protocol.error(refusal.code, refusal.detail, client_id=client_id))
         posted = await in_db_thread(post_user_message)(
             user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id,
             language=self.language)
@@ -285,9 +302,26 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.closed(event["reason"]))
             await self.close()
 
+    async def chat_sanction(self, event):
+        """CN-CRI-09: a sanction imposed or lifted. Suspension and termination close the socket after
+        the notice; a restriction stops the reply being generated."""
+        if self.closing:
+            return
+        self.restricted = event["restricted"]
+        notice = event["notices"].get(self.language)
+        if self.restricted:
+            await self.stop_generation()
+        if event["close"]:
+            self.closing = True
+            await self.send_json(notice)
+            await self.send_json(protocol.closed("suspended"))
+            return await self.close(code=4403)
+        await self.send_json(notice)
+
     async def disconnect(self, code):
         self.closing = True
         await self.stop_generation()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "user_group"):
             await self.channel_layer.group_discard(self.user_group, self.channel_name)

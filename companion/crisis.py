@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from accounts.models import User
 from companion.models import (OPEN_CASE_STATUSES, Author, CaseEvent, CaseEventKind, CaseOutcome, CaseStatus,
                               Conversation, CrisisCase, Message, Mode, OperatorPresence)
+from guardians.selectors import safety_contacts
 from guardians.services import notify_safety_concern
 from moderation.pipeline import LEVELS, Verdict
 from moderation.safety_replies import safety_reply
@@ -236,10 +237,11 @@ class CaseChange:
 
 
 @transaction.atomic(durable=True)
-def view_case(*, operator: User, case_id: str) -> tuple[CrisisCase, list[Message]]:
+def view_case(*, operator: User, case_id: str, record: bool = True) -> tuple[CrisisCase, list[Message]]:
     """An operator opens a case: the context they need, and a record that they read it."""
     case = _operator_case(case_id, lock=False)
-    _event(case, CaseEventKind.VIEWED, operator)
+    if record:
+        _event(case, CaseEventKind.VIEWED, operator)
     latest = case.conversation.messages.select_related("sent_by").order_by("-created_at", "-id")[:CONTEXT_MESSAGES]
     return case, list(reversed(latest))
 
@@ -328,6 +330,42 @@ def resolve_case(*, operator: User, case_id: str, outcome: str, follow_up: str) 
             messages = (_system_line(case, gettext("The safety team member has left the chat. You are talking with "
                                                    "the AI again.")),)
     return CaseChange(case=case, mode=Mode.AI, messages=messages)
+
+
+CALL_OUTCOMES = ("reached", "no_answer", "wrong_number", "declined")
+
+
+def call_deadline(case: CrisisCase) -> dt.datetime:
+    """CN-CRI-07: an operator phones the guardian or emergency contact within this time."""
+    return case.opened_at + dt.timedelta(minutes=settings.COMPANION_CONTACT_CALL_MINUTES)
+
+
+def case_contacts(case: CrisisCase) -> list[dict]:
+    """The people the safety team calls for this case, with the calls logged so far."""
+    calls = {}
+    for event in case.events.filter(kind=CaseEventKind.CONTACT_CALLED).order_by("at", "id"):
+        calls.setdefault(event.detail.get("contact"), []).append(
+            {"outcome": event.detail.get("outcome"), "at": event.at.isoformat(), "by": event.actor_id})
+    return [{"id": contact.pk, "kind": contact.kind, "name": contact.name, "relationship": contact.relationship,
+             "phone": contact.phone, "calls": calls.get(contact.pk, [])} for contact in safety_contacts(case.user)]
+
+
+@transaction.atomic(durable=True)
+def log_contact_call(*, operator: User, case_id: str, contact_id, outcome: str, note: str) -> CaseChange:
+    """CN-CRI-07: the operator phoned a contact; the result is kept on the case's timeline. Any
+    member of the safety team may call (the one who holds the chat may be busy writing)."""
+    if outcome not in CALL_OUTCOMES:
+        raise CaseActionRefused("bad_outcome", gettext("Choose how the call went."))
+    case = _operator_case(case_id)
+    if case.status == CaseStatus.RESOLVED:
+        raise CaseActionRefused("resolved", gettext("This case is already resolved."))
+    contact = next((c for c in safety_contacts(case.user) if str(c.pk) == str(contact_id)), None)
+    if contact is None:
+        raise CaseActionRefused("not_found", gettext("No such contact for this case."))
+    _event(case, CaseEventKind.CONTACT_CALLED, operator, contact=contact.pk, outcome=outcome,
+           note=(note or "").strip()[:1000],
+           within_deadline=timezone.now() <= call_deadline(case))
+    return CaseChange(case=case)
 
 
 @dataclass(frozen=True)

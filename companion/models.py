@@ -244,6 +244,7 @@ class CaseEventKind(models.TextChoices):
     OPERATOR_MESSAGE = "operator_message", _("Operator wrote")
     HANDED_BACK = "handed_back", _("Handed back to the AI")
     SLA_MISSED = "sla_missed", _("Nobody claimed in time: fallback ran")
+    CONTACT_CALLED = "contact_called", _("Operator called a contact")
     RESOLVED = "resolved", _("Resolved")
 
 
@@ -299,3 +300,46 @@ class DrillRun(models.Model):
         ordering = ["-started_at", "-id"]
         verbose_name = _("crisis drill")
         verbose_name_plural = _("crisis drills")
+
+
+class SanctionKind(models.TextChoices):
+    RESTRICT = "restrict", _("Restrict: AI chat off, only the safety team can be reached")
+    SUSPEND = "suspend", _("Suspend for a number of days")
+    TERMINATE = "terminate", _("Terminate the service")
+
+
+class Sanction(models.Model):
+    """A measure against a user who presents a major safety hazard (CN-CRI-09, CN-CON-04 sanctions
+    ladder). The row is the record: who imposed it, why, on which evidence, and who lifted it.
+
+    `restrict`: the user may still open chats and read them, but no AI text is generated for them;
+    their messages are refused unless a safety case is open (the team is writing) or the message
+    itself is high-risk (it opens a case). `suspend` closes every chat until `ends_at`;
+    `terminate` closes every chat with no end. Active = not lifted and not past `ends_at`.
+    """
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # PROTECT: the record outlives attempts to delete the account (CN-CRI-09 "keep records").
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sanctions")
+    kind = models.CharField(_("measure"), max_length=10, choices=SanctionKind.choices)
+    reason = models.TextField(_("reason"))
+    # [{"kind": "message"|"case", "id": public id}], each checked to belong to `user`.
+    evidence = models.JSONField(_("evidence"), default=list)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    notice_text = models.TextField(blank=True)  # what the user was told, in their language
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("sanction")
+        verbose_name_plural = _("sanctions")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.public_id}"
+
+    def is_active_at(self, moment) -> bool:
+        return self.lifted_at is None and (self.ends_at is None or self.ends_at > moment)

@@ -1,22 +1,26 @@
 import json
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from companion import llm
+from companion import llm, sanctions
 from companion.console import may_use_console
 from companion.crisis import sla_seconds
 from companion.exports import conversation_export, render_export_html
 from companion.health import run_checks
 from companion.labels import copy_suffix, disclosure_text
 from companion.models import CaseOutcome, CaseStatus, Conversation, RiskLevel
+from companion.sanction_forms import ImposeSanctionForm, LiftSanctionForm, SanctionFilterForm
 from companion.selectors import (CharacterUnavailable, ConversationNotFound, access_character_by_slug,
                                  access_current_conversation, characters_for)
 
@@ -40,6 +44,10 @@ def chat(request, character_slug: str):
     except CharacterUnavailable:
         raise Http404 from None
     language = get_language()
+    blocking = sanctions.blocking_sanction(request.user.pk)
+    if blocking is not None:  # CN-CRI-09: a suspended or terminated account sees why, and how to appeal
+        return render(request, "companion/sanctions_notice.html",
+                      {"notice": sanctions.notice_frame(blocking, language)}, status=403)
     provider = llm.provider()
     return render(request, "companion/chat.html", {
         "character": character,
@@ -137,3 +145,103 @@ def console(request):
         "levels": {value: str(label) for value, label in RiskLevel.choices},
         "statuses": {value: str(label) for value, label in CaseStatus.choices},
     })
+
+
+# --- Sanctions (CN-CRI-09, CN-CON-04) ---------------------------------------------------------
+
+def _sanctions_page(request, *, form=None, lift_forms=None, status=200):
+    """The list, and for compliance officers the impose form; regulators see pseudonyms only."""
+    filters = SanctionFilterForm(request.GET or None)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    can_impose = sanctions.may_impose_sanctions(request.user)
+    show_usernames = not request.user.has_role("regulator") or can_impose
+    if form is None and can_impose:
+        form = ImposeSanctionForm(initial=sanctions.case_prefill(request.GET["case"]) if "case" in request.GET else None)
+    now = timezone.now()
+    rows = [sanctions.sanction_record(item, include_username=show_usernames, now=now)
+            for item in sanctions.sanctions_list(status=chosen.get("status", ""), kind=chosen.get("kind", ""))[:200]]
+    kinds = dict(sanctions.SanctionKind.choices)
+    for row in rows:
+        row["kind_label"] = kinds[row["kind"]]
+        row["lift_form"] = (lift_forms or {}).get(row["id"]) or LiftSanctionForm(prefix=row["id"])
+    return render(request, "companion/sanctions.html", {
+        "filters": filters if filters.is_bound else SanctionFilterForm(), "rows": rows, "form": form,
+        "can_impose": can_impose, "can_export": sanctions.may_export_sanctions(request.user),
+        "show_usernames": show_usernames}, status=status)
+
+
+def _sanctions_access(request, check):
+    """Anonymous users go to the login page; staff without the right role get 403."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not check(request.user):
+        raise PermissionDenied
+    return None
+
+
+@require_GET
+@never_cache
+def sanctions_page(request):
+    return _sanctions_access(request, sanctions.may_view_sanctions) or _sanctions_page(request)
+
+
+@require_POST
+@never_cache
+def sanction_impose(request):
+    if (refused := _sanctions_access(request, sanctions.may_impose_sanctions)) is not None:
+        return refused
+    form = ImposeSanctionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            sanction = sanctions.impose_sanction(
+                actor=request.user, kind=data["kind"], reason=data["reason"], evidence=data["evidence"],
+                days=data["days"], user_id=data.get("user_id"),
+                case_id=str(data["case"]) if data.get("case") else None)
+        except sanctions.SanctionRefused as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(request, gettext("Sanction %(id)s imposed. The user has been told.")
+                             % {"id": sanction.public_id})
+            return redirect("sanctions")
+    return _sanctions_page(request, form=form, status=400)
+
+
+@require_POST
+@never_cache
+def sanction_lift(request, sanction_id):
+    if (refused := _sanctions_access(request, sanctions.may_impose_sanctions)) is not None:
+        return refused
+    form = LiftSanctionForm(request.POST, prefix=str(sanction_id))
+    if form.is_valid():
+        try:
+            sanctions.lift_sanction(actor=request.user, sanction_id=str(sanction_id),
+                                    reason=form.cleaned_data["reason"])
+        except sanctions.SanctionRefused as error:
+            if error.code == "not_found":
+                raise Http404 from None
+            form.add_error("reason", error.detail)
+        else:
+            messages.success(request, gettext("Sanction %(id)s lifted.") % {"id": sanction_id})
+            return redirect("sanctions")
+    return _sanctions_page(request, lift_forms={str(sanction_id): form}, status=400)
+
+
+@require_GET
+@never_cache
+def sanctions_export(request):
+    """Export for the authorities (CN-CRI-09): every sanction with reason, evidence ids, staff and
+    times; no chat text. Users appear by pseudonym; compliance officers also get the user name."""
+    if (refused := _sanctions_access(request, sanctions.may_export_sanctions)) is not None:
+        return refused
+    include_usernames = sanctions.may_impose_sanctions(request.user)
+    now = timezone.now()
+    export = {
+        "generated_at": now.isoformat(),
+        "service": settings.COMPANION_SERVICE_NAME,
+        "sanctions": [sanctions.sanction_record(item, include_username=include_usernames, now=now)
+                      for item in sanctions.sanctions_list()],
+    }
+    return _attachment(json.dumps(export, ensure_ascii=False, indent=2),
+                       content_type="application/json; charset=utf-8",
+                       filename=f"sanctions-{timezone.localdate().isoformat()}.json")

@@ -208,6 +208,14 @@ def test_a_missed_acceptance_deadline_escalates_on_every_console(cases_closed, n
     title = operator.title()
     user = new_context("zh-CN", base_url=fast_sla_server_url).new_page()
     login(user, "adult")
+    # The user names an emergency contact on /contacts/ (CN-CRI-07): the team will phone them.
+    user.goto("/contacts/")
+    form = user.get_by_test_id("contact-form")
+    form.locator("select[name=kind]").select_option("emergency")
+    form.locator("input[name=name]").fill("王明")
+    form.locator("input[name=phone]").fill("+8613800138000")
+    form.locator("button[type=submit]").click()
+    expect(user.get_by_text("+8613800138000")).to_be_visible()
     open_chat(user, "friend")
 
     send_message(user, CASES["zh-hans"]["crisis"])
@@ -237,6 +245,15 @@ def test_a_missed_acceptance_deadline_escalates_on_every_console(cases_closed, n
     operator.get_by_test_id("claim").click()
     expect(row).to_have_attribute("data-status", "human")
     expect(user.get_by_test_id("mode-banner")).to_have_attribute("data-mode", "human")
+    # CN-CRI-07: whom to phone, by when, and the call logged on the case.
+    calls = operator.get_by_test_id("call-list")
+    expect(calls.locator('a[href="tel:+8613800138000"]')).to_have_count(1)
+    expect(operator.get_by_test_id("call-deadline")).not_to_be_empty()
+    calls.locator("select[name=outcome]").select_option("reached")
+    calls.locator("input[name=note]").fill("她哥哥正在赶过去")
+    calls.get_by_test_id("log-call").click()
+    expect(calls.locator(".call-log li")).to_have_count(1)
+    expect(operator.get_by_test_id("call-deadline")).to_be_empty()  # reached: no more countdown
     operator.get_by_test_id("resolve").click()
     operator.locator("#resolve-follow-up").fill("Daughter called back; a visit is arranged.")
     operator.get_by_test_id("resolve-confirm").click()

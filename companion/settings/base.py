@@ -245,6 +245,10 @@ LLM_OFFLINE_CHUNK_DELAY_MS = int(os.environ.get("LLM_OFFLINE_CHUNK_DELAY_MS", "4
 COMPANION_CRISIS_SLA_SECONDS = int(os.environ.get("COMPANION_CRISIS_SLA_SECONDS", "60"))
 COMPANION_CRISIS_ONCALL_EMAILS = env_list("COMPANION_CRISIS_ONCALL_EMAILS")
 COMPANION_PRESENCE_TIMEOUT_SECONDS = 90
+# CN-CRI-09: where a sanctioned user appeals until the complaints workflow (issue #8) exists.
+COMPANION_APPEALS_EMAIL = os.environ.get("COMPANION_APPEALS_EMAIL", "appeals@example.com")
+# CN-CRI-07: an operator phones the guardian or emergency contact within this many minutes.
+COMPANION_CONTACT_CALL_MINUTES = int(os.environ.get("COMPANION_CONTACT_CALL_MINUTES", "15"))
 COMPANION_SITE_URL = os.environ.get("COMPANION_SITE_URL", "http://127.0.0.1:8000/")
 # BX-16 monthly crisis drill: the mailbox standing in for the synthetic account's emergency contact,
 # and the operator account the automated drill claims as (unset: the monthly task skips, logged).

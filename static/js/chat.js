@@ -31,6 +31,7 @@
   const crisisReopen = document.getElementById("crisis-reopen");
   const outboxKey = "outbox:" + root.dataset.slug;
 
+  let sanctionNotice = null; // the last `notice` of kind sanction (shown when the socket closes)
   let ws = null;
   let closedForGood = false;
   let leaving = false;
@@ -205,7 +206,29 @@
         if (li) { setStatusNote(li, "not_sent"); input.value = input.value || li.querySelector(".msg-text").textContent; }
       }
     },
-    closed(frame) { closeForGood(S.closed[frame.reason] || S.closed.exit); },
+    // CN-CRI-09: a sanction's notice (measure, reason, how to appeal) comes just before `closed`.
+    notice(frame) {
+      if (frame.kind === "sanction") {
+        sanctionNotice = frame;
+        if (frame.action === "restrict") showNotice(frame.text);
+      } else {
+        showNotice(frame.text);
+      }
+    },
+    closed(frame) {
+      if (frame.reason === "suspended" && sanctionNotice) {
+        closeForGood(sanctionNotice.text);
+        if (sanctionNotice.appeal && sanctionNotice.appeal.url) {
+          const link = document.createElement("a");
+          link.href = sanctionNotice.appeal.url;
+          link.textContent = sanctionNotice.appeal.email;
+          link.dataset.testid = "appeal-link";
+          closedText.append(" ", link);
+        }
+        return;
+      }
+      closeForGood(S.closed[frame.reason] || S.closed.exit);
+    },
     reminder(frame) {
       const known = (shownReminder && shownReminder.id === frame.id) || reminders.some((r) => r.id === frame.id);
       if (!known) {

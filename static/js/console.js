@@ -177,6 +177,7 @@
       if (badge && !li.classList.contains("is-new")) badge.remove();
     }
     if (selected && cases.has(selected)) renderCaseSla(cases.get(selected), now);
+    renderCallDeadline(now);
   }
 
   function renderOperators(operators) {
@@ -220,6 +221,8 @@
     $("case-contacts").textContent = String(item.contacts_notified);
     $("case-claimed").textContent = claimedText(item);
     renderCaseSla(item, Date.now());
+    const sanctionLink = $("sanction-link");  // compliance officers only (CN-CRI-09)
+    if (sanctionLink) sanctionLink.href = sanctionLink.dataset.base + "?case=" + encodeURIComponent(item.id);
     const mine = isMine(item);
     const open = item.status !== "resolved";
     // The first operator to accept owns the case; only the owner writes or hands back (CN-CRI-05).
@@ -230,6 +233,79 @@
     input.disabled = !canWrite;
     sendButton.disabled = !canWrite;
     $("composer-hint").hidden = canWrite;
+  }
+
+  // CN-CRI-07: the people to phone for this case, the call deadline, and a log of every call.
+  let callDeadline = null;
+
+  function renderCallDeadline(now) {
+    const el = $("call-deadline");
+    if (!callDeadline) { el.textContent = ""; return; }
+    const left = callDeadline - now;
+    el.textContent = left >= 0 ? fill(S.callWithin, { time: duration(left) }) : fill(S.callOverdue, { time: duration(-left) });
+    el.dataset.overdue = left < 0 ? "true" : "false";
+  }
+
+  function renderCalls(contacts, deadline) {
+    const section = $("case-calls");
+    const list = $("call-list");
+    list.replaceChildren();
+    section.hidden = contacts.length === 0;
+    const reached = contacts.some((c) => c.calls.some((call) => call.outcome === "reached" || call.outcome === "declined"));
+    callDeadline = deadline && !reached ? Date.parse(deadline) : null;
+    renderCallDeadline(Date.now());
+    for (const contact of contacts) {
+      const li = document.createElement("li");
+      li.className = "call-contact";
+      li.dataset.contactId = String(contact.id);
+      const who = span("call-who", (S.contactKinds[contact.kind] || contact.kind) + ": " + contact.name +
+                       (contact.relationship ? " (" + contact.relationship + ")" : ""));
+      li.append(who, document.createTextNode(" "));
+      if (contact.phone) {
+        const link = document.createElement("a");
+        link.href = "tel:" + contact.phone;
+        link.textContent = contact.phone;
+        li.append(link);
+      } else {
+        li.append(span("hint", S.noPhone));
+      }
+      const logged = document.createElement("ul");
+      logged.className = "call-log";
+      for (const call of contact.calls) {
+        const entry = document.createElement("li");
+        entry.textContent = fill(S.callLogged, { outcome: S.callOutcomes[call.outcome] || call.outcome,
+                                                 time: new Date(call.at).toLocaleTimeString() });
+        logged.append(entry);
+      }
+      const form = document.createElement("form");
+      form.className = "call-form";
+      const select = document.createElement("select");
+      select.name = "outcome";
+      select.setAttribute("aria-label", S.logCall);
+      for (const [value, label] of Object.entries(S.callOutcomes)) {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = label;
+        select.append(option);
+      }
+      const note = document.createElement("input");
+      note.name = "note";
+      note.maxLength = 1000;
+      note.placeholder = S.callNote;
+      note.setAttribute("aria-label", S.callNote);
+      const button = document.createElement("button");
+      button.type = "submit";
+      button.className = "button small";
+      button.textContent = S.logCall;
+      button.dataset.testid = "log-call";
+      form.append(select, note, button);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        send({ type: "log_call", case: selected, contact: contact.id, outcome: select.value, note: note.value });
+      });
+      li.append(logged, form);
+      list.append(li);
+    }
   }
 
   function showResolved() {
@@ -371,6 +447,7 @@
       if (item.id !== selected) return;
       upsert(item);
       renderCase(item);
+      renderCalls(frame.contacts || [], frame.call_deadline);
       messagesEl.replaceChildren();
       for (const message of frame.messages) renderMessage(message);
       for (const pending of outbox.filter((p) => p.case === selected)) {

@@ -444,3 +444,30 @@ async def test_no_model_request_at_all_while_a_human_holds_the_chat(adult, opera
     assert fake_openai.requests == []
     await chat.disconnect()
     await console.disconnect()
+
+
+async def test_operators_see_whom_to_call_and_log_each_call(adult, operator):
+    """CN-CRI-07: the contacts' numbers and a 15-minute call deadline are in the case; calls are logged."""
+    contact = await db(lambda: add_contact(user=adult, kind="emergency", name="Sam", relationship="brother",
+                                           phone="+8613800138000", language="en"))
+    console = await console_ready(operator)
+    chat, _ = await crisis_in_chat(adult)
+    case_id = (await until(console, lambda f: f["type"] == "case_opened"))[-1]["case"]["id"]
+    await console.send_json_to({"type": "open", "case": case_id})
+    detail = (await until(console, lambda f: f["type"] == "case_detail"))[-1]
+    assert [c["phone"] for c in detail["contacts"]] == ["+8613800138000"] and detail["call_deadline"]
+    await console.send_json_to({"type": "log_call", "case": case_id, "contact": contact.pk, "outcome": "maybe",
+                                "note": ""})
+    assert (await until(console, lambda f: f["type"] == "error"))[-1]["code"] == "bad_outcome"
+    await console.send_json_to({"type": "log_call", "case": case_id, "contact": 999999, "outcome": "reached",
+                                "note": ""})
+    assert (await until(console, lambda f: f["type"] == "error"))[-1]["code"] == "not_found"
+    await console.send_json_to({"type": "log_call", "case": case_id, "contact": contact.pk, "outcome": "reached",
+                                "note": "He is driving over now."})
+    detail = (await until(console, lambda f: f["type"] == "case_detail"))[-1]
+    assert detail["contacts"][0]["calls"][0]["outcome"] == "reached"
+    event = await db(lambda: CaseEvent.objects.get(kind="contact_called"))
+    assert event.actor_id == operator.pk and event.detail["within_deadline"] is True
+    assert await db(lambda: CaseEvent.objects.filter(kind="viewed").count()) == 1  # logging is not a view
+    await chat.disconnect()
+    await console.disconnect()
