@@ -23,6 +23,7 @@ from companion.models import CaseOutcome, CaseStatus, Conversation, RiskLevel
 from companion.sanction_forms import ImposeSanctionForm, LiftSanctionForm, SanctionFilterForm
 from companion.selectors import (CharacterUnavailable, ConversationNotFound, access_character_by_slug,
                                  access_current_conversation, characters_for)
+from moderation.models import Category as RiskCategory
 
 
 @require_GET
@@ -144,6 +145,8 @@ def console(request):
         "outcomes": list(CaseOutcome.choices),
         "levels": {value: str(label) for value, label in RiskLevel.choices},
         "statuses": {value: str(label) for value, label in CaseStatus.choices},
+        "categories": {**{value: str(label) for value, label in RiskCategory.choices},
+                       "distress": str(RiskLevel.DISTRESS.label)},
     })
 
 

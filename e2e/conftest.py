@@ -190,6 +190,15 @@ def _manage(env: dict, log: Path, *args: str) -> None:
         pytest.fail(f"manage.py {' '.join(args)} exited {result.returncode}; log {log}:\n{_tail(log)}")
 
 
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @contextlib.contextmanager
 def _daphne(env: dict, log: Path):
     """Serve the app with daphne on a free port until the block ends; yield its base URL."""
@@ -221,12 +230,7 @@ def _daphne(env: dict, log: Path):
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
         out.close()
 
 
@@ -253,12 +257,7 @@ def _celery_worker(env: dict, log: Path):
             time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
         out.close()
 
 

@@ -299,6 +299,9 @@
   function showCrisis(frame) {
     crisisCard.dataset.level = frame.level || "distress";
     crisisText.textContent = frame.text || "";
+    // For high risk and crisis the same text is also a system message in the conversation: the card
+    // then carries the heading and the tap-to-call lines only, so the user does not read it twice.
+    crisisText.hidden = frame.level === "high_risk" || frame.level === "crisis";
     crisisResources.replaceChildren();
     for (const resource of frame.resources || []) {
       const li = document.createElement("li");

@@ -8,6 +8,8 @@
   const S = JSON.parse(document.getElementById("console-strings").textContent);
   const LEVELS = JSON.parse(document.getElementById("console-levels").textContent);
   const STATUSES = JSON.parse(document.getElementById("console-statuses").textContent);
+  const CATEGORIES = JSON.parse(document.getElementById("console-categories").textContent);
+  const categoryNames = (item) => (item.categories || []).map((c) => CATEGORIES[c] || c).join(", ");
   const LEVEL_RANK = { crisis: 0, high_risk: 1, distress: 2 };
   const HEARTBEAT_MS = 30000;
   const NEW_HIGHLIGHT_MS = 15000;
@@ -134,7 +136,7 @@
                span("case-row-name", caseName(item)));
     if (li.classList.contains("is-new")) top.append(span("new-badge", S.newCase));
     if (item.escalated) top.append(span("escalated-badge", S.escalated));
-    const categories = span("case-row-categories", (item.categories || []).join(", ") || S.none);
+    const categories = span("case-row-categories", categoryNames(item) || S.none);
     const bottom = document.createElement("span");
     bottom.className = "case-row-bottom";
     const sla = slaText(item, now);
@@ -217,7 +219,7 @@
     $("case-flag-minor").hidden = !(band === "minor" || band === "child");
     $("case-flag-elderly").hidden = band !== "elderly";
     $("case-region").textContent = item.user.region;
-    $("case-categories").textContent = (item.categories || []).join(", ") || S.none;
+    $("case-categories").textContent = categoryNames(item) || S.none;
     $("case-contacts").textContent = String(item.contacts_notified);
     $("case-claimed").textContent = claimedText(item);
     renderCaseSla(item, Date.now());

@@ -8,20 +8,9 @@ from django.core.management import call_command
 
 from moderation.pipeline import ScreeningInput, screen
 
-# The feature library stage (another engineer) reads its terms from the database.
-pytestmark = pytest.mark.django_db
+# The feature library stage reads its terms from the database; these judge the built-in stages alone.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_feature_library")]
 
-
-@pytest.fixture(autouse=True)
-def without_feature_library(settings):
-    """Judge the built-in stages alone: the feature library's approved terms change at runtime (and
-    have their own tests), so they must not move these expectations."""
-    from moderation.pipeline import stages
-
-    settings.MODERATION_STAGES = [s for s in settings.MODERATION_STAGES if s["NAME"] != "moderation.library.FeatureLibrary"]
-    stages.cache_clear()
-    yield
-    stages.cache_clear()
 
 LINES = [
     {"id": "a", "text": "我想死"},
