@@ -343,3 +343,23 @@ class Sanction(models.Model):
 
     def is_active_at(self, moment) -> bool:
         return self.lifted_at is None and (self.ends_at is None or self.ends_at > moment)
+
+
+class DependenceScore(models.Model):
+    """One user's nightly over-dependence score (CN-EMO-06), computed from usage metadata and cue
+    counts only, never from message text. `scored_on` is the last local day of the 7-day window;
+    rerunning a night updates its row. A flagged score opens the dependence pop-up (CN-DIS-03)."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dependence_scores")
+    scored_on = models.DateField()
+    flagged = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list, blank=True)  # "heavy_use", "night_use", "cues"
+    heavy_days = models.PositiveSmallIntegerField(default=0)
+    night_days = models.PositiveSmallIntegerField(default=0)
+    cues = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scored_on", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "scored_on"], name="dependence_score_once_per_day")]
+        verbose_name = _("dependence score")
+        verbose_name_plural = _("dependence scores")

@@ -22,6 +22,7 @@ from companion.reminders import dependence_text, periodic_text, start_notice_tex
 from companion.selectors import (access_character_by_slug, access_conversation_by_id, conversation_history,
                                  pending_reminders)
 from companion.crisis import CrisisNotice, handle_risk, state_on_open
+from companion.dependence import dependence_notice_due
 from moderation.pipeline import ScreeningInput, Verdict, screen
 
 # A reply still "streaming" this long after it started belongs to a server that died.
@@ -76,7 +77,8 @@ def open_chat(*, user: User, character_slug: str, session_key: str, language: st
     """Resume the user's current conversation with the character, or start one.
 
     Opening counts as use, may open the start-of-chat disclosure pop-up its policy packs ask for
-    (CN-DIS-02, US-NY-02), and returns every pop-up still waiting for acknowledgement.
+    (CN-DIS-02, US-NY-02) or, for a user the nightly score flagged, the dependence pop-up
+    (CN-EMO-06, CN-DIS-03), and returns every pop-up still waiting for acknowledgement.
     Raises CharacterUnavailable for unknown characters and ones this user may not open.
     """
     character = access_character_by_slug(user, character_slug)
@@ -85,6 +87,8 @@ def open_chat(*, user: User, character_slug: str, session_key: str, language: st
     conversation.messages.filter(status=MessageStatus.STREAMING, created_at__lt=now - STALE_STREAM).update(
         status=MessageStatus.INTERRUPTED)
     _record_activity(user, now, language)
+    if dependence_notice_due(user):  # CN-EMO-06 → CN-DIS-03: the nightly flag shows on the next open
+        _dependence_reminder(user, language)
     notice_key = _open_start_notice(user, session_key, language)
     crisis = state_on_open(user, conversation, language)
     return ChatOpening(conversation=conversation, character=character, history=conversation_history(conversation),

@@ -1,4 +1,7 @@
-"""Celery tasks of the crisis protocol; each is idempotent (the service decides once, under a lock)."""
+"""Celery tasks of the crisis protocol and the nightly dependence score; each is idempotent (the service
+decides once, under a lock, or updates rows in place)."""
+import datetime as dt
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -7,6 +10,7 @@ from django.utils.translation import gettext
 
 from companion.broadcast import announce_fallback_sync
 from companion.crisis import close_quiet_cases, overdue_case_ids, run_sla_fallback
+from companion.dependence import score_all
 from companion.models import CrisisCase
 
 
@@ -54,3 +58,10 @@ def run_monthly_crisis_drill() -> str:
 
     run = monthly_drill()
     return "skipped" if run is None else run.outcome
+
+
+@shared_task(acks_late=True)
+def score_dependence(day: str | None = None) -> int:
+    """Nightly (beat): CN-EMO-06's dependence score for the 7 local days ending with `day` (ISO date;
+    default yesterday). Idempotent: a rerun updates the same rows. Sends nothing to anyone (BX-06)."""
+    return score_all(day=dt.date.fromisoformat(day) if day else None)

@@ -261,6 +261,9 @@ CELERY_BEAT_SCHEDULE = {
     # BX-16: the automated end-to-end crisis drill, once a month (CELERY_TIMEZONE).
     "crisis-monthly-drill": {"task": "companion.tasks.run_monthly_crisis_drill",
                              "schedule": crontab(day_of_month=1, hour=3, minute=0)},
+    # CN-EMO-06: the nightly dependence score over the 7 days ending yesterday (CELERY_TIMEZONE).
+    "dependence-nightly-score": {"task": "companion.tasks.score_dependence",
+                                 "schedule": crontab(hour=3, minute=30)},
 }
 CN_REGIME = os.environ.get("CN_REGIME", "union")
 POLICY_PACKS = env_list("POLICY_PACKS", "CN")
@@ -299,6 +302,12 @@ for _provider in MODERATION_PROVIDERS:
 COMPANION_DEPENDENCE_REMINDER_HOURS = 24
 # CN-EMO-06: one unbroken session this long signals over-reliance (a dependence pop-up, at most daily).
 COMPANION_LONG_SESSION_HOURS = 3
+# CN-EMO-06 nightly score (companion/dependence.py): flag on >N minutes/day on M of 7 days, night use
+# (00:00-05:00) on K of 7 days, or this many dependence cues in 7 days.
+COMPANION_DEPENDENCE_HEAVY_MINUTES = 240
+COMPANION_DEPENDENCE_HEAVY_DAYS = 3
+COMPANION_DEPENDENCE_NIGHT_DAYS = 5
+COMPANION_DEPENDENCE_CUES = 3
 
 # Service identity used in labels (CN-DIS-04, CN-DIS-05) and the footer (CN-GOV-05).
 COMPANION_SERVICE_NAME = os.environ.get("COMPANION_SERVICE_NAME", "Haven")
