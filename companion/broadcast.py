@@ -9,7 +9,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from companion import protocol
-from companion.models import Message
 
 CONSOLE_GROUP = "console.operators"
 
@@ -23,7 +22,7 @@ def user_group(user_id: int) -> str:
 
 
 def records(messages) -> list[dict]:
-    return [protocol.history_item(message, "en") for message in messages if isinstance(message, Message)]
+    return [protocol.history_item(message, "en") for message in messages]
 
 
 async def send_messages(conversation_id: int, messages, *, origin: str = "") -> None:

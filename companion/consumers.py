@@ -175,9 +175,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if posted.crisis is not None:
             await self.on_crisis(posted.crisis)
         if posted.refusal is not None:
-            for frame in protocol.whole_message(posted.refusal, self.language):
-                await self.send_json(frame)
-            await broadcast.send_messages(self.conversation.pk, [posted.refusal], origin=self.channel_name)
+            await self.show_stored(posted.refusal)
         if posted.reply is not None:
             self.streaming = True
             self.generation = asyncio.create_task(self.generate(posted.reply))
@@ -185,6 +183,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.relay(protocol.sync([posted.message], self.language))
         if posted.exit_confirmation is not None:
             await self.leave(posted.exit_confirmation)
+
+    async def show_stored(self, message):
+        """A stored system message: whole to this tab, through the group to the others and to consoles."""
+        for frame in protocol.whole_message(message, self.language):
+            await self.send_json(frame)
+        await broadcast.send_messages(self.conversation.pk, [message], origin=self.channel_name)
 
     async def on_crisis(self, notice):
         """CN-CRI-02..08: the card, the preset reply and the takeover reach this tab at once and every
@@ -194,9 +198,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if notice.text:
             await self.send_json(notice.frame())
         if notice.safety_message is not None:
-            for frame in protocol.whole_message(notice.safety_message, self.language):
-                await self.send_json(frame)
-            await broadcast.send_messages(self.conversation.pk, [notice.safety_message], origin=self.channel_name)
+            await self.show_stored(notice.safety_message)
         if notice.mode is not None:
             await self.send_json(protocol.mode(notice.mode))
             await broadcast.send_mode(self.user.pk, notice.mode, origin=self.channel_name,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -233,7 +233,6 @@ class CaseChange:
     case: CrisisCase
     mode: str | None = None
     messages: tuple[Message, ...] = ()
-    frames_for_user: tuple[dict, ...] = field(default=())
 
 
 @transaction.atomic(durable=True)

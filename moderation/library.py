@@ -507,13 +507,18 @@ def retire_term(*, user: User, term_id: int) -> FeatureTerm:
     term = FeatureTerm.objects.select_for_update().get(pk=term_id)
     if term.status == Status.RETIRED:
         raise ApprovalRefused(gettext("This term is already retired."))
-    was_live = term.status == Status.APPROVED
-    term.status, term.retired_by, term.retired_at = Status.RETIRED, user, timezone.now()
-    term.save(update_fields=["status", "retired_by", "retired_at", "updated_at"])
-    if was_live:
-        publish_version(library=Library.FEATURES, user=user,
+    return retire_entry(term, user=user, library=Library.FEATURES,
                         summary=f"retired term #{term.pk}: {term.text} ({term.category}, {term.level})")
-    return term
+
+
+def retire_entry(entry, *, user: User, library: str, summary: str):
+    """Retire a locked term or template; retiring an approved one publishes a version of `library`."""
+    was_live = entry.status == Status.APPROVED
+    entry.status, entry.retired_by, entry.retired_at = Status.RETIRED, user, timezone.now()
+    entry.save(update_fields=["status", "retired_by", "retired_at", "updated_at"])
+    if was_live:
+        publish_version(library=library, user=user, summary=summary)
+    return entry
 
 
 # --- Reads ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 
 from accounts.models import User
 from moderation.library import (ApprovalRefused, VersionWatch, check_can_approve, publish_version,
-                                published_number, require_compliance)
+                                published_number, require_compliance, retire_entry)
 from moderation.models import Library, ReplyLanguage, ReplyLevel, SafetyTemplate, Status
 
 MAX_TEXT_CHARS = 2000
@@ -241,13 +241,8 @@ def retire_template(*, user: User, template_id: int) -> SafetyTemplate:
     template = SafetyTemplate.objects.select_for_update().get(pk=template_id)
     if template.status == Status.RETIRED:
         raise ApprovalRefused(gettext("This template is already retired."))
-    was_live = template.status == Status.APPROVED
-    template.status, template.retired_by, template.retired_at = Status.RETIRED, user, timezone.now()
-    template.save(update_fields=["status", "retired_by", "retired_at", "updated_at"])
-    if was_live:
-        publish_version(library=Library.SAFETY_REPLIES, user=user,
+    return retire_entry(template, user=user, library=Library.SAFETY_REPLIES,
                         summary=f"retired template #{template.pk}: {template.key} v{template.version}")
-    return template
 
 
 # --- Reads ------------------------------------------------------------------------------------
