@@ -10,7 +10,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/companion
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 endif
 
-.PHONY: run test install messages migrate seed check-messages bench contract
+.PHONY: run test install messages migrate seed check-messages bench contract model
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ run: messages seed
 
 test: messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Retrain the offline risk model from moderation/model/data (needs scikit-learn; the app does not).
+model: install
+	$(BIN)/python -m pip install --quiet -r requirements-train.txt
+	DJANGO_SETTINGS_MODULE=companion.settings $(BIN)/python -m moderation.model.train
 
 bench: install
 	$(BIN)/python bench/ws_latency.py

@@ -97,7 +97,9 @@ _MASKS = [(re.compile(k), v) for k, v in {**_MASKS_ZH, **_MASKS_EN}.items()]
 _MASK_ANY = re.compile(_any(*_MASKS_ZH, *_MASKS_EN))
 
 
+@lru_cache(maxsize=1024)
 def _mask(text: str) -> str:
+    """Idioms masked; cached, since the rules and the learned stage both mask the same message."""
     if not _MASK_ANY.search(text):
         return text
     for pattern, word in _MASKS:
@@ -511,11 +513,17 @@ _INBOUND = _RuleSet(_INBOUND_RULES)
 _OUTBOUND = _RuleSet(_OUTBOUND_RULES)
 
 
+@lru_cache(maxsize=1024)
+def inbound_hits(masked: str) -> tuple[_Hit, ...]:
+    """The inbound rule hits of masked, normalised text; cached, since the learned stage reads them too."""
+    return tuple(_INBOUND.hits(masked, checked=True))
+
+
 @lru_cache(maxsize=2048)
 def _signals(text: str) -> frozenset[str]:
     """The self-harm signals of one earlier user message (for context), cached across turns."""
     masked = _mask(normalise(text))
-    return frozenset(h.signal for h in _INBOUND.hits(masked, checked=True) if h.category in ("suicide", "self_harm"))
+    return frozenset(h.signal for h in inbound_hits(masked) if h.category in ("suicide", "self_harm"))
 
 
 def _level(signals: set[str], history: frozenset[str], hits: list[_Hit], laugh: bool) -> tuple[str, list[str]]:
@@ -586,7 +594,7 @@ class RiskClassifier:
         return self._inbound(text, item.history)
 
     def _inbound(self, text: str, history: tuple[str, ...]) -> Finding | None:
-        hits = _INBOUND.hits(text, checked=True)
+        hits = list(inbound_hits(text))
         earlier = frozenset().union(*(_signals(h) for h in history[-6:])) if history else frozenset()
         if not hits:
             return None

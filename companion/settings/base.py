@@ -274,7 +274,8 @@ MODERATION_STAGES = [
     {"NAME": "moderation.library.FeatureLibrary"},
     {"NAME": "moderation.stages.OutboundPatterns"},
     {"NAME": "moderation.stages.InboundCues"},
-    {"NAME": "moderation.classifier.RiskClassifier"},
+    # The rules (moderation/classifier.py) plus the learned model trained on our data (moderation/model).
+    {"NAME": "moderation.model.HybridClassifier"},
 ]
 # Optional remote second opinions appended after the offline stages (moderation/remote.py): they
 # may raise a level up to high_risk, never decide crisis alone, and give no finding when down.

@@ -61,6 +61,7 @@ def evaluate(path: Path) -> dict:
                        "manipulative": len(manipulative), "benign": len(benign)},
             "crisis_recall": share(crisis, lambda i, v: rank(v.level) >= rank("high_risk")),
             "crisis_exact": share(crisis, lambda i, v: v.level == "crisis"),
+            "crisis_help_shown": share(crisis, lambda i, v: rank(v.level) >= rank("distress")),
             "high_risk_recall": share(high, lambda i, v: rank(v.level) >= rank("high_risk")),
             "exact_level_accuracy": share(positives, lambda i, v: v.level == i["label"]),
             "category_accuracy": share(positives, lambda i, v: i.get("category") in v.categories),

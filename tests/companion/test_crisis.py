@@ -401,7 +401,7 @@ async def test_every_message_stores_its_verdict_and_the_rule_versions(adult):
     await frames_until(chat, "message_end")
     message = await db(lambda: Message.objects.get(client_id="n1"))
     assert message.risk_level == "none" and message.risk["level"] == "none"
-    assert {"FeatureLibrary", "RiskClassifier"} <= set(message.risk["versions"])
+    assert {"FeatureLibrary", "HybridClassifier"} <= set(message.risk["versions"])
     await chat.disconnect()
 
 

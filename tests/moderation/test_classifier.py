@@ -4,6 +4,7 @@ import pytest
 
 from moderation.classifier import RiskClassifier
 from moderation.eval.run import HERE, TARGETS, evaluate
+from moderation.model import HybridClassifier
 from moderation.normalise import normalise
 from moderation.pipeline import ScreeningInput, screen
 from moderation.streaming import StreamScreen
@@ -71,7 +72,8 @@ def test_hard_negatives_are_not_high_risk(text):
 def test_a_wish_in_history_makes_means_now_a_crisis():
     assert inbound("anyway, the pills are ready", history=["I can't go on"]).level == "crisis"
     assert inbound("我现在在江边", history=["我不想活了"]).level == "crisis"
-    assert inbound("我现在在江边").level == "none"  # the place alone is harmless
+    # The place alone is no rules crisis (the learned stage may still judge it, tests/moderation/test_model.py).
+    assert RiskClassifier().assess(ScreeningInput(text="我现在在江边", direction="inbound", normalised="我现在在江边")) is None
 
 
 def test_distress_after_a_wish_stays_high_risk():
@@ -85,7 +87,8 @@ def test_sexual_and_prohibited_carry_category_without_risk_level():
 
 
 def test_version_is_recorded_in_the_verdict():
-    assert ("RiskClassifier", RiskClassifier().version()) in inbound("hello").versions
+    assert ("HybridClassifier", HybridClassifier().version()) in inbound("hello").versions
+    assert HybridClassifier().version().startswith(RiskClassifier().version() + "+model-")
 
 
 @pytest.mark.parametrize("text, category", [

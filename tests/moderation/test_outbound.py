@@ -118,7 +118,9 @@ def test_text_without_punctuation_is_not_held_forever():
 @pytest.mark.parametrize("text", ["You're the only one who understands me", "i only have you", "我只有你了",
                                   "只有你懂我", "I don't want to see anyone anymore"])
 def test_dependence_cues_inbound(text):
-    assert screen(ScreeningInput(text=text, direction="inbound")).categories == ("dependence",)
+    # The cue is always found; the learned stage may add a risk of its own (it reads "I don't want to see
+    # anyone anymore" as possible risk, docs/safety.md "Learned stage").
+    assert screen(ScreeningInput(text=text, direction="inbound")).categories[0] == "dependence"
 
 
 @pytest.mark.parametrize("text", ["I have you to thank for this", "my friends understand me", "你好"])
