@@ -39,6 +39,7 @@ from functools import lru_cache
 
 from moderation.normalise import normalise
 from moderation.pipeline import LEVELS, Finding, ScreeningInput
+from moderation.prefilter import Gate
 
 VERSION = "rules-2025.1"
 
@@ -447,12 +448,18 @@ class _Hit:
 class _RuleSet:
     def __init__(self, rules: list[tuple[str, str, str]]):
         self.rules = [(signal, category, re.compile(pattern)) for signal, category, pattern in rules]
+        self.gate = Gate([pattern for _, _, pattern in rules])  # skips rules whose literals are absent
 
     def hits(self, text: str, *, checked: bool) -> list[_Hit]:
+        candidates = self.gate.candidates(text)
+        if not candidates:
+            return []
         clauses = _clause_bounds(text) if checked else None
         quoted = [m.span() for m in _QUOTED.finditer(text)] if checked else []
         found = []
-        for signal, category, pattern in self.rules:
+        for index, (signal, category, pattern) in enumerate(self.rules):
+            if index not in candidates:
+                continue
             for match in pattern.finditer(text):
                 if checked and not _counts(text, match, signal, clauses, quoted):
                     continue
