@@ -369,3 +369,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
     **({"global_keyprefix": os.environ["CELERY_KEY_PREFIX"]} if os.environ.get("CELERY_KEY_PREFIX") else {}),
 }
+# The obligations catalog that docs/compliance.md maps (`manage.py check_compliance`); the shared
+# folder sits beside the checkout (DEVELOPERS.md).
+COMPLIANCE_OBLIGATIONS_FILE = Path(os.environ.get("COMPLIANCE_OBLIGATIONS_FILE", BASE_DIR.parent / "shared" / "obligations.md"))
