@@ -15,58 +15,78 @@ from re import _parser
 import ahocorasick
 
 _REPEATS = {c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT}
+_ZERO_WIDTH = {c.AT, c.ASSERT, c.ASSERT_NOT}
 _SMALL_CLASS = 8
+_MAX_PRODUCT = 256  # adjacent exact pieces are joined ("(kill|hang) myself") while the set stays small
 
 
 def _best(options: list[frozenset[str]]) -> frozenset[str] | None:
     """Of several sets that are each required, the most selective: longest shortest literal, then fewest."""
+    options = [o for o in options if o and "" not in o]
     if not options:
         return None
     return max(options, key=lambda s: (min(map(len, s)), -len(s)))
 
 
-def _sequence(items) -> frozenset[str] | None:
-    options, run = [], []
-    for op, av in list(items) + [(None, None)]:
+def _sequence(items) -> tuple[frozenset[str] | None, bool]:
+    """(required literals, exact): exact means the sequence matches exactly one of the literals."""
+    options: list[frozenset[str]] = []
+    run: set[str] = {""}
+    exact = True
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue  # anchors and look-arounds consume nothing: neighbours still join
         if op is c.LITERAL:
-            run.append(chr(av))
+            found, node_exact = frozenset({chr(av)}), True
+        else:
+            found, node_exact = _node(op, av)
+        if node_exact and found is not None and len(run) * len(found) <= _MAX_PRODUCT:
+            run = {a + b for a in run for b in found}
             continue
-        if run:
-            options.append(frozenset({"".join(run)}))
-            run = []
-        if op is None:
-            break
-        found = _node(op, av)
-        if found:
+        options.append(frozenset(run))
+        run = {""}
+        exact = False
+        if node_exact and found is not None:
+            run = set(found)  # too many to join: this piece starts the next run
+        elif found:
             options.append(found)
-    return _best(options)
+    options.append(frozenset(run))
+    if exact:
+        return frozenset(run), True
+    return _best(options), False
 
 
-def _node(op, av) -> frozenset[str] | None:
+def _node(op, av) -> tuple[frozenset[str] | None, bool]:
     if op is c.BRANCH:
         union: set[str] = set()
+        exact = True
         for branch in av[1]:
-            found = _sequence(branch)
+            found, branch_exact = _sequence(branch)
             if not found:
-                return None  # one branch with no requirement: the alternation has none
+                return None, False  # one branch with no requirement: the alternation has none
             union |= found
-        return frozenset(union)
+            exact = exact and branch_exact
+        return frozenset(union), exact
     if op is c.SUBPATTERN:
         _group, add_flags, _del_flags, sub = av
-        return None if add_flags & re.IGNORECASE else _sequence(sub)
+        return (None, False) if add_flags & re.IGNORECASE else _sequence(sub)
     if op in _REPEATS:
-        low, _high, sub = av
-        return _sequence(sub) if low >= 1 else None
+        low, high, sub = av
+        if low < 1:
+            return None, False
+        found, exact = _sequence(sub)
+        return found, exact and low == high == 1
     if op is c.IN and 0 < len(av) <= _SMALL_CLASS and all(kind is c.LITERAL for kind, _ in av):
-        return frozenset(chr(code) for _, code in av)
-    return None  # any char, categories, anchors, look-arounds, back-references: no requirement
+        return frozenset(chr(code) for _, code in av), True
+    return None, False  # any char, categories, back-references: no requirement
 
 
 def required_literals(pattern: str) -> frozenset[str] | None:
     parsed = _parser.parse(pattern)
     if parsed.state.flags & re.IGNORECASE:
         return None
-    return _sequence(parsed)
+    found, _exact = _sequence(parsed)
+    return found or None
 
 
 class Gate:

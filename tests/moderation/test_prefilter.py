@@ -12,13 +12,14 @@ from moderation.prefilter import Gate, required_literals
 
 @pytest.mark.parametrize("pattern, expected", [
     (r"\bkill myself\b", {"kill myself"}),
-    (r"\b(kill|hang) myself\b", {" myself"}),  # the longest required piece wins
-    (r"我想(死|自杀)", {"我想"}),
-    (r"(死|自杀)了", {"了"}),  # equally long pieces: the smaller set wins
-    (r"(死亡|自杀)了", {"死亡", "自杀"}),
+    (r"\b(kill|hang) myself\b", {"kill myself", "hang myself"}),  # exact pieces are joined
+    (r"我想(死|自杀)", {"我想死", "我想自杀"}),
+    (r"(死|自杀)了", {"死了", "自杀了"}),
+    (r"(死|自杀)+了", {"了"}),  # a repeat is required but not exact; equally short: the smaller set
+    (r"[的得]要死", {"的要死", "得要死"}),
     (r"a|b.*", {"a", "b"}),
+    (r"x.*yz", {"yz"}),
     (r"(x)?y", {"y"}),
-    (r"[的得]要死", {"要死"}),
     (r"\w+", None), (r"(?i)die", None), (r"a|\d", None),
 ])
 def test_required_literals(pattern, expected):
