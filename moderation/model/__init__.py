@@ -171,9 +171,25 @@ def model() -> Model:
     return load()
 
 
+# Word classes that ground a model escalation: without one of them (or a rule signal) in the message or
+# the user's recent messages, the model may suspect (`distress`) but not open a case. Short everyday
+# messages have so few features that the model's guess on them is mostly its prior ("我想你了").
+GROUNDING_CLASSES = frozenset({"means", "place", "act", "ready", "farewell", "death", "hurt", "violence", "money",
+                               "abuse"})
+
+
+def grounded(text: str, history: tuple[str, ...] = ()) -> bool:
+    """Does the message (normalised) or its history hold risk vocabulary or a rule signal?"""
+    masked = _mask(text)
+    if GROUNDING_CLASSES & lexicon.classes(masked) or inbound_hits(masked):
+        return True
+    return any(GROUNDING_CLASSES & _earlier(h)[0] or _signals(h) for h in history[-3:])
+
+
 def model_level(p: dict[str, float], thresholds: dict[str, float]) -> str:
-    """`p`: the level head's probabilities plus "risk", the risk head's P(high_risk or crisis)."""
-    if p["risk"] >= thresholds["high_risk"]:
+    """`p`: the level head's probabilities, "risk" (the risk head's P(high_risk or crisis)) and
+    "grounded" (1.0 when `grounded()`; a model level above `distress` needs it)."""
+    if p["risk"] >= thresholds["high_risk"] and p.get("grounded", 1.0):
         share = p["crisis"] / max(p["high_risk"] + p["crisis"], 1e-9)
         return "crisis" if share >= thresholds["crisis"] else "high_risk"
     if p["risk"] >= thresholds["suspect"] or p["distress"] >= thresholds["distress"]:
@@ -226,6 +242,7 @@ class HybridClassifier:
     def _inbound(self, text: str, history: tuple[str, ...], found: Finding | None) -> Finding | None:
         vec = vector(features(text, history))
         p = self.model.inbound(vec)
+        p["grounded"] = 1.0 if grounded(text, history) else 0.0
         rule_level = found.level if found else "none"
         level = combine(rule_level, p, self.model.thresholds, vetoable(found, history))
         if found is not None and (level == rule_level or (rule_level == "none" and level == "distress")):

@@ -265,6 +265,9 @@ def choose_outbound(items, probs) -> tuple[float, dict]:
 def train() -> tuple[bytes, dict]:
     import sklearn
 
+    from moderation.model import grounded
+    from moderation.normalise import normalise
+
     items = load_items()
     inbound = [i for i in items if i["direction"] == "inbound"]
     inbound += follow_ups(inbound)
@@ -278,6 +281,8 @@ def train() -> tuple[bytes, dict]:
     risk_labels = ["risk" if level in ("high_risk", "crisis") else "safe" for level in levels]
     for p, q in zip(probs, _oof(inbound, rows, risk_labels, ("safe", "risk"))):
         p["risk"] = q["risk"]
+    for p, item in zip(probs, inbound):
+        p["grounded"] = 1.0 if grounded(normalise(item["text"]), tuple(item.get("history", ()))) else 0.0
     thresholds, oof_metrics = choose_thresholds(inbound, probs, _rule_levels(inbound))
 
     risky = [(i, r) for i, r in zip(inbound, rows) if i["label"] in ("crisis", "high_risk")]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from moderation.model import WEIGHTS, HybridClassifier, bucket, combine, features, load, model, vetoable
+from moderation.model import WEIGHTS, HybridClassifier, bucket, combine, features, grounded, load, model, vetoable
 from moderation.model.train import DATA_FILES, MANIFEST, data_digest, load_items
 from moderation.normalise import normalise
 from moderation.pipeline import Finding, ScreeningInput, screen
@@ -95,3 +95,17 @@ def test_the_stage_keeps_the_rules_finding_when_it_agrees_and_flags_outbound(tmp
 def test_the_trained_model_is_in_the_live_pipeline():
     verdict = screen(ScreeningInput(text="hello there", direction="inbound"))
     assert ("HybridClassifier", HybridClassifier().version()) in verdict.versions
+
+
+@pytest.mark.parametrize("text", ["我想你了", "想你", "I miss you", "晚安", "hello", "我爱你", "你在干嘛", "what are you up to?"])
+def test_everyday_companion_messages_never_open_a_case(text):
+    """Short messages carry so few features that the model's guess is mostly its prior; without risk
+    vocabulary or a rule signal it may at most suspect (docs/safety.md, "Learned stage")."""
+    assert not grounded(normalise(text))
+    assert not screen(ScreeningInput(text=text, direction="inbound")).at_least("high_risk")
+
+
+def test_grounding_comes_from_the_message_or_its_history():
+    assert grounded(normalise("the pills are ready")) and grounded(normalise("我想死"))
+    assert grounded(normalise("ok"), ("I want to die",)) and not grounded(normalise("ok"), ("I had lunch",))
+    assert combine("none", p(high_risk=0.9, crisis=0.05) | {"grounded": 0.0}, T) == "distress"
