@@ -405,6 +405,28 @@ async def test_every_message_stores_its_verdict_and_the_rule_versions(adult):
     await chat.disconnect()
 
 
+@pytest.mark.parametrize("text", ["the garage door is shut and the engine is running", "我把煤气开到最大了，窗户都封好了"])
+async def test_a_crisis_only_the_learned_stage_sees_still_reaches_a_person(adult, operator, text):
+    """CN-CRI-01, CN-CRI-05: no rule fires on these (no death word, only a means and an act); the learned
+    stage judges them crisis and the whole protocol runs over the real socket."""
+    from moderation.classifier import RiskClassifier
+    from moderation.normalise import normalise
+    from moderation.pipeline import ScreeningInput
+
+    assert RiskClassifier().assess(ScreeningInput(text=text, direction="inbound", normalised=normalise(text))) is None
+    console = await console_ready(operator)
+    chat, frames = await crisis_in_chat(adult, text)
+    crisis = next(f for f in frames if f["type"] == "crisis")
+    assert crisis["level"] == "crisis" and (frames[-1]["type"], frames[-1]["mode"]) == ("mode", "waiting")
+    assert not any(f["type"] == "message_start" and f["author"] == "ai" for f in frames)
+    opened = (await until(console, lambda f: f["type"] == "case_opened"))[-1]["case"]
+    assert opened["level"] == "crisis" and "suicide" in opened["categories"]
+    message = await db(lambda: Message.objects.get(client_id="c-crisis"))
+    assert message.risk["level"] == "crisis" and "HybridClassifier" in message.risk["versions"]
+    await chat.disconnect()
+    await console.disconnect()
+
+
 async def test_the_safety_reply_records_the_active_approved_template_version(adult):
     """BX-08, CN-CRI-03: what was sent is traceable to the approved template version."""
     from moderation.safety_replies import approve_template, create_template, safety_reply
