@@ -525,26 +525,15 @@ def main() -> int:
                   f"{mark[outcome['checks']['p99']]}), ours failed {outcome['failed']} "
                   f"(target 0, {mark[outcome['checks']['failed']]})")
             print("PASS" if outcome["pass"] else "FAIL")
-        for name, stack in stacks.items():
-            if stack["failures"]:
-                print(f"{name} failures: {stack['failures']}")
-        if args.json:
-            path = Path(args.json)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({
-                "date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine,
-                "app_version": version,
-                "config": {k: v for k, v in vars(args).items() if k not in ("helper", "reset")},
-                "server": {k: v for k, v in info.items() if k not in ("sessions", "operator_session")},
-                "phases": [{"name": r.name, "round": r.round_no, "users": r.users, "consoles": r.consoles,
-                            "connected": r.connected, "consoles_connected": r.consoles_connected, "sent": r.sent,
-                            "failed": r.failed, "failures": dict(r.failures), "window_s": r.window,
-                            "server_cpu_pct": r.server_cpu, "client_cpu_pct": r.client_cpu,
-                            "other_cpu_pct": r.other_cpu,
-                            "console_ms": sorted(r.console_first), "all_consoles_ms": sorted(r.console_all),
-                            "crisis_ms": sorted(r.crisis), "waiting_ms": sorted(r.waiting)} for r in results],
-                "stacks": stacks, "verdict": outcome}, indent=2, default=str))
-            wl.log(f"results written to {path}")
+        wl.finish_report(args, stacks, outcome, machine=machine, version=version, server=info,
+                         private=("helper", "reset", "sessions", "operator_session"),
+                         phases=[{"name": r.name, "round": r.round_no, "users": r.users, "consoles": r.consoles,
+                                 "connected": r.connected, "consoles_connected": r.consoles_connected, "sent": r.sent,
+                                 "failed": r.failed, "failures": dict(r.failures), "window_s": r.window,
+                                 "server_cpu_pct": r.server_cpu, "client_cpu_pct": r.client_cpu,
+                                 "other_cpu_pct": r.other_cpu,
+                                 "console_ms": sorted(r.console_first), "all_consoles_ms": sorted(r.console_all),
+                                 "crisis_ms": sorted(r.crisis), "waiting_ms": sorted(r.waiting)} for r in results])
         return 1 if args.strict and outcome and not outcome["pass"] else 0
     finally:
         if args.redis_url:

@@ -588,6 +588,26 @@ def verdict(stacks: dict) -> dict | None:
     return {"p50_ratio": p50, "p99_ratio": p99, "failed": failed, "checks": checks, "pass": all(checks.values())}
 
 
+
+def finish_report(args, stacks: dict, outcome: dict | None, *, machine: dict, version: str, server: dict,
+                  phases: list[dict], private: tuple[str, ...] = ("helper", "sessions")) -> None:
+    """The end every bench shares: failures per stack, then (with --json) the whole run as JSON.
+    `private` names config and server keys never written (helper scripts, session keys)."""
+    for name, stack in stacks.items():
+        if stack["failures"]:
+            print(f"{name} failures: {stack['failures']}")
+    if not args.json:
+        return
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine, "app_version": version,
+        "config": {k: v for k, v in vars(args).items() if k not in private},
+        "server": {k: v for k, v in server.items() if k not in private},
+        "phases": phases, "stacks": stacks, "verdict": outcome}, indent=2, default=str))
+    log(f"results written to {path}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -700,27 +720,15 @@ def main() -> int:
                   f"p50 {ours['start_p50_ms'] / base['start_p50_ms']:.2f}×, "
                   f"p99 {ours['start_p99_ms'] / base['start_p99_ms']:.2f}×")
             print("PASS" if outcome["pass"] else "FAIL")
-        for name, stack in stacks.items():
-            if stack["failures"]:
-                print(f"{name} failures: {stack['failures']}")
-        if args.json:
-            path = Path(args.json)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({
-                "date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine,
-                "app_version": version,
-                "config": {k: v for k, v in vars(args).items() if k != "helper"},
-                "server": {k: v for k, v in info.items() if k != "sessions"},
-                "phases": [{"name": r.name, "round": r.round_no, "users": r.users, "connected": r.connected,
-                            "sent": r.sent, "measured": r.measured, "failed": r.failed, "late": r.late,
-                            "failures": dict(r.failures), "window_s": r.window, "server_cpu_pct": r.server_cpu,
-                            "client_cpu_pct": r.client_cpu,
-                            "other_cpu_pct": r.other_cpu, "p50_ms": percentile(r.first_token, 50),
-                            "p90_ms": percentile(r.first_token, 90), "p99_ms": percentile(r.first_token, 99),
-                            "max_ms": max(r.first_token, default=math.nan),
-                            **({"samples": sorted(r.series)} if args.samples else {})} for r in results],
-                "stacks": stacks, "verdict": outcome}, indent=2, default=str))
-            log(f"results written to {path}")
+        finish_report(args, stacks, outcome, machine=machine, version=version, server=info,
+                      phases=[{"name": r.name, "round": r.round_no, "users": r.users, "connected": r.connected,
+                              "sent": r.sent, "measured": r.measured, "failed": r.failed, "late": r.late,
+                              "failures": dict(r.failures), "window_s": r.window, "server_cpu_pct": r.server_cpu,
+                              "client_cpu_pct": r.client_cpu,
+                              "other_cpu_pct": r.other_cpu, "p50_ms": percentile(r.first_token, 50),
+                              "p90_ms": percentile(r.first_token, 90), "p99_ms": percentile(r.first_token, 99),
+                              "max_ms": max(r.first_token, default=math.nan),
+                              **({"samples": sorted(r.series)} if args.samples else {})} for r in results])
         return 1 if args.strict and outcome and not outcome["pass"] else 0
     finally:
         if args.keep:
