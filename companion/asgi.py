@@ -15,9 +15,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from companion.routing import websocket_urlpatterns  # noqa: E402
-from moderation.model import model  # noqa: E402
+from moderation.pipeline import stages  # noqa: E402
 
-model()  # load the screening model's weights now, before the freeze below
+stages()  # build the configured screening stages now (the model's weights, compiled rules), before the freeze
 
 # Everything imported so far lives as long as the process: keep it out of the garbage collector's
 # full passes, which otherwise stall every socket of this process for milliseconds at a time

@@ -93,10 +93,11 @@ class Gate:
     """Which of `patterns` could match a text, found in one pass."""
 
     def __init__(self, patterns: list[str]):
-        self.always = frozenset(i for i, p in enumerate(patterns) if required_literals(p) is None)
+        required = [required_literals(pattern) for pattern in patterns]
+        self.always = frozenset(i for i, literals in enumerate(required) if literals is None)
         owners: dict[str, set[int]] = {}
-        for index, pattern in enumerate(patterns):
-            for literal in required_literals(pattern) or ():
+        for index, literals in enumerate(required):
+            for literal in literals or ():
                 owners.setdefault(literal, set()).add(index)
         self.automaton = ahocorasick.Automaton()
         for literal, indices in owners.items():

@@ -33,6 +33,36 @@ def load(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def share(pairs, hit) -> float | None:
+    """Share of `pairs` for which `hit(*pair)` holds; None when there are none."""
+    return sum(1 for pair in pairs if hit(*pair)) / len(pairs) if pairs else None
+
+
+def level_figures(pairs: list[tuple[dict, str]]) -> dict[str, float | None]:
+    """The level figures of one language's inbound (item, screened level) pairs, as defined above
+    (also what moderation/model/train.py picks its thresholds by, so both speak of the same figures)."""
+    from moderation.pipeline import LEVELS
+
+    def at_least(level):
+        return lambda item, screened: LEVELS.index(screened) >= LEVELS.index(level)
+
+    positives = [(i, lv) for i, lv in pairs if i["set"] == "positive"]
+    crisis = [(i, lv) for i, lv in positives if i["label"] == "crisis"]
+    high = [(i, lv) for i, lv in positives if i["label"] == "high_risk"]
+    negatives = [(i, lv) for i, lv in pairs if i["set"] == "hard_negative"]
+    return {
+        "crisis_recall": share(crisis, at_least("high_risk")),
+        "crisis_exact": share(crisis, lambda i, lv: lv == "crisis"),
+        "crisis_help_shown": share(crisis, at_least("distress")),
+        "high_risk_recall": share(high, at_least("high_risk")),
+        "risk_recall": share(crisis + high, at_least("high_risk")),
+        "risk_help_shown": share(crisis + high, at_least("distress")),
+        "exact_level_accuracy": share(positives, lambda i, lv: lv == i["label"]),
+        "hard_negative_fpr": share(negatives, at_least("high_risk")),
+        "hard_negative_fpr_distress": share(negatives, at_least("distress")),
+    }
+
+
 def evaluate(path: Path) -> dict:
     """Screen every item of `path`; return the figures per language plus the misses."""
     from moderation.pipeline import LEVELS, ScreeningInput, screen
@@ -45,9 +75,6 @@ def evaluate(path: Path) -> dict:
                                         history=tuple(item.get("history", ()))))
         groups[(item["lang"], item["set"])].append((item, verdict))
 
-    def share(pairs, hit) -> float | None:
-        return round(sum(1 for pair in pairs if hit(*pair)) / len(pairs), 4) if pairs else None
-
     report: dict = {"languages": {}, "misses": []}
     for lang in sorted({lang for lang, _ in groups}):
         positives = groups.get((lang, "positive"), [])
@@ -59,14 +86,8 @@ def evaluate(path: Path) -> dict:
         report["languages"][lang] = {
             "counts": {"crisis": len(crisis), "high_risk": len(high), "hard_negative": len(negatives),
                        "manipulative": len(manipulative), "benign": len(benign)},
-            "crisis_recall": share(crisis, lambda i, v: rank(v.level) >= rank("high_risk")),
-            "crisis_exact": share(crisis, lambda i, v: v.level == "crisis"),
-            "crisis_help_shown": share(crisis, lambda i, v: rank(v.level) >= rank("distress")),
-            "high_risk_recall": share(high, lambda i, v: rank(v.level) >= rank("high_risk")),
-            "exact_level_accuracy": share(positives, lambda i, v: v.level == i["label"]),
+            **level_figures([(i, v.level) for i, v in positives + negatives]),
             "category_accuracy": share(positives, lambda i, v: i.get("category") in v.categories),
-            "hard_negative_fpr": share(negatives, lambda i, v: rank(v.level) >= rank("high_risk")),
-            "hard_negative_fpr_distress": share(negatives, lambda i, v: rank(v.level) >= rank("distress")),
             "manipulation_recall": share(manipulative, lambda i, v: bool(v.categories)),
             "manipulation_category_accuracy": share(manipulative, lambda i, v: i.get("category") in v.categories),
             "benign_fpr": share(benign, lambda i, v: bool(v.categories)),

@@ -129,14 +129,18 @@ class Head:
         return [b + value * total for b, total in zip(self.intercept, map(sum, zip(*found)))]
 
     def probabilities(self, vec: dict[int, float]) -> dict[str, float]:
-        scores = self.scores(vec)
-        if len(scores) == 1:  # binary logistic regression: one score for classes[1]
-            p = 1.0 / (1.0 + math.exp(-scores[0]))
-            return {self.classes[0]: 1.0 - p, self.classes[1]: p}
-        top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
-        total = sum(exps)
-        return {c: e / total for c, e in zip(self.classes, exps)}
+        return _probabilities(self.classes, self.scores(vec))
+
+
+def _probabilities(classes: tuple[str, ...], scores: list[float]) -> dict[str, float]:
+    """Logistic regression's output: a sigmoid for one score (it is classes[1]'s), else a softmax."""
+    if len(scores) == 1:
+        p = 1.0 / (1.0 + math.exp(-scores[0]))
+        return {classes[0]: 1.0 - p, classes[1]: p}
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return {c: e / total for c, e in zip(classes, exps)}
 
 
 @dataclass(frozen=True)
@@ -147,14 +151,11 @@ class Model:
 
     def inbound(self, vec: dict[int, float]) -> dict[str, float]:
         """The level head's probabilities plus "risk" (the risk head's P(high_risk or crisis))."""
+        level, risk = self.heads["inbound"], self.heads["risk"]
         scores = self.heads["inbound+risk"].scores(vec)
-        level = self.heads["inbound"]
-        top = max(scores[:4])
-        exps = [math.exp(s - top) for s in scores[:4]]
-        total = sum(exps)
-        p = {c: e / total for c, e in zip(level.classes, exps)}
-        risk = 1.0 / (1.0 + math.exp(-scores[4]))  # binary head: P(classes[1])
-        p["risk"] = risk if self.heads["risk"].classes[1] == "risk" else 1.0 - risk
+        split = len(level.intercept)
+        p = _probabilities(level.classes, scores[:split])
+        p["risk"] = _probabilities(risk.classes, scores[split:])["risk"]
         return p
 
 

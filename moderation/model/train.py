@@ -124,10 +124,6 @@ class _Fitted:
         return self.clf.predict_proba(X[:, self.used])
 
 
-def _fit(X, y):
-    return _Fitted(X, y)
-
-
 def _head(clf, classes) -> dict:
     """Export a fitted classifier in `classes` order, dropping near-zero weights."""
     order = [list(clf.classes_).index(c) for c in classes] if len(clf.classes_) > 2 else None
@@ -174,31 +170,16 @@ def _oof(items, rows, labels, classes, folds=5):
     strata = [f"{item['lang']}|{label}" for item, label in zip(items, labels)]
     groups = [item["id"] for item in items]
     for train, test in StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0).split(rows, strata, groups):
-        clf = _fit(X[train], [labels[i] for i in train])
+        clf = _Fitted(X[train], [labels[i] for i in train])
         for i, p in zip(test, _probabilities(clf, X[test], classes)):
             probs[i] = p
     return probs
 
 
 def _inbound_metrics(items, levels):
-    from moderation.pipeline import LEVELS
-    out = {}
-    for lang in ("zh", "en"):
-        pairs = [(item, level) for item, level in zip(items, levels) if item["lang"] == lang]
-        risky = [(i, lv) for i, lv in pairs if i["label"] in ("crisis", "high_risk")]
-        crisis = [(i, lv) for i, lv in pairs if i["label"] == "crisis"]
-        negatives = [(i, lv) for i, lv in pairs if i["label"] == "none"]
-        out[lang] = {
-            "crisis_recall": sum(LEVELS.index(lv) >= 2 for _, lv in crisis) / max(len(crisis), 1),
-            "risk_recall": sum(LEVELS.index(lv) >= 2 for _, lv in risky) / max(len(risky), 1),
-            "help_recall": sum(LEVELS.index(lv) >= 1 for _, lv in risky) / max(len(risky), 1),
-            "crisis_exact": sum(lv == "crisis" for _, lv in crisis) / max(len(crisis), 1),
-            "hard_negative_fpr": sum(LEVELS.index(lv) >= 2 for _, lv in negatives) / max(len(negatives), 1),
-            "hard_negative_fpr_distress": sum(LEVELS.index(lv) >= 1 for _, lv in negatives) / max(len(negatives), 1),
-            "exact_level_accuracy": sum(lv == i["label"] for i, lv in pairs if i["label"] != "none")
-            / max(sum(i["label"] != "none" for i, _ in pairs), 1),
-        }
-    return out
+    """moderation.eval.run's level figures per language: thresholds are chosen by the published figures."""
+    from moderation.eval.run import level_figures
+    return {lang: level_figures([(i, lv) for i, lv in zip(items, levels) if i["lang"] == lang]) for lang in ("zh", "en")}
 
 
 def _decide(rule_levels, probs, thresholds) -> list[str]:
@@ -233,7 +214,7 @@ def choose_thresholds(items, probs, rule_levels) -> tuple[dict, dict]:
         m = _inbound_metrics(items, _decide(rule_levels, probs, trial))
         if max(m[lang]["hard_negative_fpr_distress"] for lang in m) > DISTRESS_BOUND:
             continue
-        options.append((min(m[lang]["help_recall"] for lang in m), sum(m[lang]["exact_level_accuracy"] for lang in m),
+        options.append((min(m[lang]["risk_help_shown"] for lang in m), sum(m[lang]["exact_level_accuracy"] for lang in m),
                         suspect, distress))
     if options:
         _, _, t["suspect"], t["distress"] = max(options)
@@ -299,10 +280,10 @@ def train() -> tuple[bytes, dict]:
     thresholds["outbound"], out_metrics = choose_outbound(outbound, out_probs)
 
     heads = {
-        "inbound": _head(_fit(_matrix(rows), levels), LEVEL_CLASSES),
-        "risk": _head(_fit(_matrix(rows), risk_labels), ("safe", "risk")),
-        "category": _head(_fit(_matrix([r for _, r in risky]), categories), sorted(set(categories))),
-        "outbound": _head(_fit(_matrix(out_rows), out_labels), OUTBOUND_CLASSES),
+        "inbound": _head(_Fitted(_matrix(rows), levels), LEVEL_CLASSES),
+        "risk": _head(_Fitted(_matrix(rows), risk_labels), ("safe", "risk")),
+        "category": _head(_Fitted(_matrix([r for _, r in risky]), categories), sorted(set(categories))),
+        "outbound": _head(_Fitted(_matrix(out_rows), out_labels), OUTBOUND_CLASSES),
     }
     body = json.dumps({"heads": heads, "thresholds": thresholds}, sort_keys=True, separators=(",", ":"))
     version = "model-" + hashlib.sha256(body.encode()).hexdigest()[:10]
