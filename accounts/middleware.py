@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.utils import translation
 
+from accounts import audit
 from accounts.policies import interface_language
 
 
@@ -18,3 +19,18 @@ class UserLanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = language
         return self.get_response(request)
+
+
+class AuditContextMiddleware:
+    """Audit rows written while serving a request name its user and client address (BX-11). Behind
+    a proxy, daphne's --proxy-headers puts the client's address in REMOTE_ADDR (docs/deploy.md)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = audit.bind_request(request)
+        try:
+            return self.get_response(request)
+        finally:
+            audit.reset_context(token)

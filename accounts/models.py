@@ -49,3 +49,32 @@ class User(AbstractUser):
 
     def has_role(self, role: str) -> bool:
         return self.groups.filter(name=role).exists()
+
+
+class AuditEvent(models.Model):
+    """One row of the append-only, hash-chained audit log (BX-11, CN-DAT-02, CN-GOV-06).
+
+    Rows hold ids, codes and the client address, never text a person wrote, so deleting an account
+    (CN-DAT-05) leaves only pseudonymous numbers here and the chain intact. `actor_id` is a number,
+    not a foreign key, for the same reason. Written only by `accounts.audit.record`; the database
+    refuses updates (and, on PostgreSQL, deletes inside the retention period). See docs/audit.md.
+    """
+
+    created_at = models.DateTimeField(_("time"), db_index=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    actor_id = models.BigIntegerField(_("actor"), null=True, blank=True, db_index=True)
+    subject_type = models.CharField(_("subject type"), max_length=32, blank=True)
+    subject_id = models.CharField(_("subject"), max_length=64, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    key_id = models.CharField(max_length=16)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action}"

@@ -23,6 +23,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from accounts import audit
 from accounts.models import User
 from companion.models import (OPEN_CASE_STATUSES, Author, CaseEvent, CaseEventKind, CaseOutcome, CaseStatus,
                               Conversation, CrisisCase, Message, Mode, OperatorPresence)
@@ -83,8 +84,17 @@ def sla_seconds() -> int:
     return int(settings.COMPANION_CRISIS_SLA_SECONDS)
 
 
-def _event(case: CrisisCase, kind: str, actor: User | None = None, **detail) -> CaseEvent:
-    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, detail=detail)
+# Words staff wrote stay on the case's own timeline; the audit copy keeps ids, codes and numbers.
+_FREE_TEXT_DETAIL = frozenset({"note", "follow_up"})
+
+
+def record_case_event(case: CrisisCase, kind: str, actor: User | None = None, **detail) -> CaseEvent:
+    """A step on the case's timeline (CN-CRI-10) and its row in the tamper-evident audit log (BX-11)."""
+    event = CaseEvent.objects.create(case=case, kind=kind, actor=actor, detail=detail)
+    audit.record(f"case.{kind}", actor=actor, subject_type="crisis_case", subject_id=case.public_id,
+                 data={"user": case.user_id, **{key: round(value) if isinstance(value, float) else value
+                                                for key, value in detail.items() if key not in _FREE_TEXT_DETAIL}})
+    return event
 
 
 def _reply_for(user: User, level: str, categories, language: str):
@@ -141,7 +151,7 @@ def handle_risk(*, user: User, conversation: Conversation, message: Message, ver
         case = CrisisCase.objects.create(
             user=user, conversation=conversation, trigger=message, level=verdict.level,
             categories=list(verdict.categories), sla_deadline=now + dt.timedelta(seconds=sla_seconds()))
-        _event(case, CaseEventKind.OPENED, level=verdict.level, categories=list(verdict.categories),
+        record_case_event(case, CaseEventKind.OPENED, level=verdict.level, categories=list(verdict.categories),
                message=str(message.public_id), versions=dict(verdict.versions), takeover=takeover)
         opened = True
         _schedule_sla_check(case)
@@ -150,7 +160,7 @@ def handle_risk(*, user: User, conversation: Conversation, message: Message, ver
         case.conversation, case.last_signal_at = conversation, now
         case.categories = list(dict.fromkeys([*case.categories, *verdict.categories]))
         if LEVELS.index(verdict.level) > LEVELS.index(case.level):
-            _event(case, CaseEventKind.ESCALATED, before=case.level, after=verdict.level,
+            record_case_event(case, CaseEventKind.ESCALATED, before=case.level, after=verdict.level,
                    message=str(message.public_id))
             case.level = verdict.level
             changed.append("level")
@@ -175,14 +185,14 @@ def handle_risk(*, user: User, conversation: Conversation, message: Message, ver
         notified = notify_safety_concern(user=user, event_key=f"case:{case.public_id}", level=case.level)
         case.contacts_notified = len({n.contact_id for n in notified if n.contact_id})
         case.save(update_fields=["contacts_notified"])
-        _event(case, CaseEventKind.CONTACTS_NOTIFIED, notifications=len(notified),
+        record_case_event(case, CaseEventKind.CONTACTS_NOTIFIED, notifications=len(notified),
                contacts=case.contacts_notified)
         if case.contacts_notified:
             with translation.override(language):  # the user is told, and told what was not shared
                 text += "\n\n" + gettext("We have let your guardian or emergency contact know that you may need "
                                           "support. We did not share what you wrote.")
     safety_message = Message.objects.create(conversation=conversation, author=Author.SYSTEM, text=text)
-    _event(case, CaseEventKind.SAFETY_REPLY, template=reply.key, version=reply.version,
+    record_case_event(case, CaseEventKind.SAFETY_REPLY, template=reply.key, version=reply.version,
            message=str(safety_message.public_id))
     case.user, case.conversation = user, conversation
     return CrisisNotice(
@@ -240,7 +250,7 @@ def view_case(*, operator: User, case_id: str, record: bool = True) -> tuple[Cri
     """An operator opens a case: the context they need, and a record that they read it."""
     case = _operator_case(case_id, lock=False)
     if record:
-        _event(case, CaseEventKind.VIEWED, operator)
+        record_case_event(case, CaseEventKind.VIEWED, operator)
     latest = case.conversation.messages.select_related("sent_by").order_by("-created_at", "-id")[:CONTEXT_MESSAGES]
     return case, list(reversed(latest))
 
@@ -257,7 +267,7 @@ def claim_case(*, operator: User, case_id: str) -> CaseChange:
         raise CaseActionRefused("already_claimed", gettext("Another operator has claimed this case."))
     case.status, case.claimed_by, case.claimed_at = CaseStatus.HUMAN, operator, timezone.now()
     case.save(update_fields=["status", "claimed_by", "claimed_at"])
-    _event(case, CaseEventKind.CLAIMED, operator,
+    record_case_event(case, CaseEventKind.CLAIMED, operator,
            waited_seconds=round((case.claimed_at - case.opened_at).total_seconds(), 3))
     _set_modes(case.user, Mode.HUMAN)
     return CaseChange(case=case, mode=Mode.HUMAN)
@@ -279,7 +289,7 @@ def operator_send(*, operator: User, case_id: str, text: str, client_id: str) ->
         return CaseChange(case=case, messages=(existing,)), False
     message = Message.objects.create(conversation=case.conversation, author=Author.OPERATOR, text=text,
                                      client_id=client_id, sent_by=operator)
-    _event(case, CaseEventKind.OPERATOR_MESSAGE, operator, message=str(message.public_id))
+    record_case_event(case, CaseEventKind.OPERATOR_MESSAGE, operator, message=str(message.public_id))
     return CaseChange(case=case, messages=(message,)), True
 
 
@@ -298,7 +308,7 @@ def hand_back(*, operator: User, case_id: str, note: str) -> CaseChange:
     _require_owner(case, operator)
     case.status = CaseStatus.HANDED_BACK
     case.save(update_fields=["status"])
-    _event(case, CaseEventKind.HANDED_BACK, operator, note=note)
+    record_case_event(case, CaseEventKind.HANDED_BACK, operator, note=note)
     _set_modes(case.user, Mode.AI)
     with translation.override(case.user.language):
         line = _system_line(case, gettext("The safety team member has left the chat. You are talking with the AI "
@@ -321,7 +331,7 @@ def resolve_case(*, operator: User, case_id: str, outcome: str, follow_up: str) 
     case.status, case.outcome, case.follow_up = CaseStatus.RESOLVED, outcome, (follow_up or "").strip()[:2000]
     case.resolved_at = timezone.now()
     case.save(update_fields=["status", "outcome", "follow_up", "resolved_at"])
-    _event(case, CaseEventKind.RESOLVED, operator, outcome=outcome, follow_up=case.follow_up)
+    record_case_event(case, CaseEventKind.RESOLVED, operator, outcome=outcome, follow_up=case.follow_up)
     _set_modes(case.user, Mode.AI)
     messages = ()
     if was_human:
@@ -361,7 +371,7 @@ def log_contact_call(*, operator: User, case_id: str, contact_id, outcome: str, 
     contact = next((c for c in safety_contacts(case.user) if str(c.pk) == str(contact_id)), None)
     if contact is None:
         raise CaseActionRefused("not_found", gettext("No such contact for this case."))
-    _event(case, CaseEventKind.CONTACT_CALLED, operator, contact=contact.pk, outcome=outcome,
+    record_case_event(case, CaseEventKind.CONTACT_CALLED, operator, contact=contact.pk, outcome=outcome,
            note=(note or "").strip()[:1000],
            within_deadline=timezone.now() <= call_deadline(case))
     return CaseChange(case=case)
@@ -388,7 +398,7 @@ def run_sla_fallback(*, case_id: int) -> Fallback | None:
     language = case.user.language
     reply = _reply_for(case.user, "fallback", case.categories, language)
     message = _system_line(case, reply.text)
-    _event(case, CaseEventKind.SLA_MISSED, waited_seconds=round((case.escalated_at - case.opened_at).total_seconds()),
+    record_case_event(case, CaseEventKind.SLA_MISSED, waited_seconds=round((case.escalated_at - case.opened_at).total_seconds()),
            template=reply.key, message=str(message.public_id))
     notify_safety_concern(user=case.user, event_key=f"case:{case.public_id}:unclaimed", level=case.level,
                           reason="unclaimed")
@@ -413,7 +423,7 @@ def close_quiet_cases() -> int:
     for case in quiet:
         case.status, case.outcome, case.resolved_at = CaseStatus.RESOLVED, CaseOutcome.QUIET, now
         case.save(update_fields=["status", "outcome", "resolved_at"])
-        _event(case, CaseEventKind.RESOLVED, outcome=CaseOutcome.QUIET)
+        record_case_event(case, CaseEventKind.RESOLVED, outcome=CaseOutcome.QUIET)
     return len(quiet)
 
 

@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from companion import broadcast
-from companion.crisis import TAKEOVER_LEVELS, CaseActionRefused, claim_case, open_case_of, resolve_case, sla_seconds
-from companion.models import (CaseEvent, CaseEventKind, CaseOutcome, CaseStatus, Conversation, CrisisCase,
+from companion.crisis import (TAKEOVER_LEVELS, CaseActionRefused, claim_case, open_case_of, record_case_event,
+                              resolve_case, sla_seconds)
+from companion.models import (CaseEventKind, CaseOutcome, CaseStatus, Conversation, CrisisCase,
                               DrillRun, Mode)
 from companion.reports import case_event_key
 from companion.selectors import characters_for
@@ -123,8 +124,8 @@ def close_drill_case(*, case_id: int) -> CrisisCase | None:
     case.status, case.outcome, case.follow_up = CaseStatus.RESOLVED, CaseOutcome.FALSE_POSITIVE, DRILL_FOLLOW_UP
     case.resolved_at = timezone.now()
     case.save(update_fields=["status", "outcome", "follow_up", "resolved_at"])
-    CaseEvent.objects.create(case=case, kind=CaseEventKind.RESOLVED, actor=case.claimed_by,
-                             detail={"outcome": case.outcome, "follow_up": DRILL_FOLLOW_UP, "drill": True})
+    record_case_event(case, CaseEventKind.RESOLVED, case.claimed_by, outcome=case.outcome,
+                      follow_up=DRILL_FOLLOW_UP, drill=True)
     Conversation.objects.filter(user=case.user, archived_at=None).exclude(mode=Mode.AI).update(mode=Mode.AI)
     return case
 

@@ -33,6 +33,7 @@ from django.db.models import Q, QuerySet
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
+from accounts import audit
 from accounts.models import Role, User
 from companion.broadcast import user_group
 from companion.models import Author, Conversation, CrisisCase, Message, Mode, Sanction, SanctionKind
@@ -319,6 +320,8 @@ def impose_sanction(*, actor: User, kind: str, reason: str, evidence: list[str],
         for conversation in Conversation.objects.filter(user=user, archived_at=None))
     _announce(user.pk, {"type": "chat.sanction", "close": kind in CLOSING_KINDS, "restricted": True,
                         "notices": _frames(notice_frame, sanction)})
+    audit.record("sanction.imposed", actor=actor, subject_type="sanction", subject_id=sanction.public_id,
+                 data={"user": user.pk, "kind": kind, "days": days, "evidence": [item.get("id") for item in items]})
     return sanction
 
 
@@ -342,6 +345,8 @@ def lift_sanction(*, actor: User, sanction_id: str, reason: str) -> Sanction:
         return sanction
     sanction.lifted_at, sanction.lifted_by, sanction.lift_reason = timezone.now(), actor, reason
     sanction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    audit.record("sanction.lifted", actor=actor, subject_type="sanction", subject_id=sanction.public_id,
+                 data={"user": sanction.user_id, "kind": sanction.kind})
     remaining = _harshest(active_sanctions(sanction.user_id))
     _announce(sanction.user_id, {"type": "chat.sanction", "close": False, "restricted": remaining is not None,
                                  "notices": _frames(notice_frame, remaining) if remaining else

@@ -13,6 +13,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import audit
 from companion import llm, sanctions
 from companion.console import may_use_console
 from companion.crisis import sla_seconds
@@ -74,6 +75,8 @@ def export(request, character_slug: str, file_format: str):
     conversation = _current_conversation_or_404(request, character_slug)
     content_type, render = EXPORT_FORMATS[file_format]
     content = render(conversation_export(conversation, language=get_language()))
+    audit.record("data.exported", actor=request.user, subject_type="conversation", subject_id=conversation.pk,
+                 data={"format": file_format})
     return _attachment(content, content_type=content_type,
                        filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.{file_format}")
 
@@ -245,6 +248,8 @@ def sanctions_export(request):
         "sanctions": [sanctions.sanction_record(item, include_username=include_usernames, now=now)
                       for item in sanctions.sanctions_list()],
     }
+    audit.record("sanctions.exported", actor=request.user, data={"count": len(export["sanctions"]),
+                                                                 "usernames": include_usernames})
     return _attachment(json.dumps(export, ensure_ascii=False, indent=2),
                        content_type="application/json; charset=utf-8",
                        filename=f"sanctions-{timezone.localdate().isoformat()}.json")

@@ -2,8 +2,10 @@
 moderation.safety_replies validate again and write."""
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy as _
 
+from accounts import audit
 from moderation.library import MAX_TERM_CHARS, clean_term_text
 from moderation.models import (Category, Direction, FeatureTerm, MatchKind, RegionPack, ReplyLanguage, ReplyLevel,
                                RiskLevel, Status, TermLanguage)
@@ -102,3 +104,32 @@ class NewSafetyTemplateForm(SafetyTemplateForm):
     region = forms.ChoiceField(label=_("Region pack"), choices=RegionPack.choices)
 
     field_order = ("level", "category", "language", "region", "text", "resources", "note")
+
+
+def _audit_action_choices():
+    families = sorted({code.split(".")[0] for code in audit.ACTIONS})
+    return (_any(_("All actions"))
+            + [(f"{family}.", format_lazy("{} ({})", AUDIT_FAMILIES.get(family, family), _("all"))) for family in families]
+            + [(code, label) for code, label in audit.ACTIONS.items()])
+
+
+AUDIT_FAMILIES = {
+    "auth": _("Sign-ins"), "role": _("Roles"), "admin": _("Admin site"), "case": _("Crisis cases"),
+    "sanction": _("Sanctions"), "sanctions": _("Sanction exports"), "library": _("Feature library and replies"),
+    "contact": _("Contacts"), "data": _("Data exports"), "audit": _("Audit log"),
+}
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=_audit_action_choices)
+    actor = forms.CharField(label=_("Actor (user name or id)"), required=False, max_length=150)
+    subject_type = forms.CharField(label=_("Subject type"), required=False, max_length=32)
+    subject_id = forms.CharField(label=_("Subject id"), required=False, max_length=64)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
+            raise ValidationError(gettext("The start date is after the end date."), code="bad_range")
+        return cleaned

@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts import audit
 from accounts.models import Role, User
 from moderation.models import FeatureTerm, Library, LibraryVersion, MatchKind, Status
 from moderation.pipeline import Finding, ScreeningInput
@@ -466,9 +467,11 @@ def create_term(*, author: User, text: str, match_kind: str, category: str, leve
                 language: str, weight: float, note: str = "") -> FeatureTerm:
     """A new draft; it has no effect until another compliance officer approves it."""
     require_compliance(author)
-    return FeatureTerm.objects.create(
+    term = FeatureTerm.objects.create(
         text=clean_term_text(text, match_kind), match_kind=match_kind, category=category, level=level,
         direction=direction, language=language, weight=weight, note=note, author=author, status=Status.DRAFT)
+    audit_entry("library.term_created", author, term)
+    return term
 
 
 @transaction.atomic(durable=True)
@@ -484,6 +487,7 @@ def update_term(*, user: User, term_id: int, text: str, match_kind: str, categor
     term.direction, term.language, term.weight, term.note = direction, language, weight, note
     term.author = user
     term.save()
+    audit_entry("library.term_updated", user, term)
     return term
 
 
@@ -497,6 +501,7 @@ def approve_term(*, approver: User, term_id: int) -> FeatureTerm:
     term.save(update_fields=["status", "approver", "approved_at", "updated_at"])
     publish_version(library=Library.FEATURES, user=approver,
                     summary=f"approved term #{term.pk}: {term.text} ({term.category}, {term.level})")
+    audit_entry("library.term_approved", approver, term)
     return term
 
 
@@ -507,8 +512,18 @@ def retire_term(*, user: User, term_id: int) -> FeatureTerm:
     term = FeatureTerm.objects.select_for_update().get(pk=term_id)
     if term.status == Status.RETIRED:
         raise ApprovalRefused(gettext("This term is already retired."))
-    return retire_entry(term, user=user, library=Library.FEATURES,
-                        summary=f"retired term #{term.pk}: {term.text} ({term.category}, {term.level})")
+    retire_entry(term, user=user, library=Library.FEATURES,
+                 summary=f"retired term #{term.pk}: {term.text} ({term.category}, {term.level})")
+    audit_entry("library.term_retired", user, term)
+    return term
+
+
+def audit_entry(action: str, user: User, entry) -> None:
+    """The audit row for a library decision (BX-11): which entry, its status and the published
+    version it produced, if any; the entry's own text stays in the library's version history."""
+    audit.record(action, actor=user, subject_type=entry._meta.model_name, subject_id=entry.pk,
+                 data={"status": entry.status, "category": entry.category, "level": entry.level,
+                       "language": entry.language})
 
 
 def retire_entry(entry, *, user: User, library: str, summary: str):

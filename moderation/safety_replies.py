@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.models import User
-from moderation.library import (ApprovalRefused, VersionWatch, check_can_approve, publish_version,
+from moderation.library import (ApprovalRefused, VersionWatch, audit_entry, check_can_approve, publish_version,
                                 published_number, require_compliance, retire_entry)
 from moderation.models import Library, ReplyLanguage, ReplyLevel, SafetyTemplate, Status
 
@@ -187,9 +187,11 @@ def create_template(*, author: User, level: str, category: str, language: str, r
     if level not in ReplyLevel.values:
         raise ValidationError(gettext("Unknown level."), code="invalid")
     version = _next_version(level=level, category=category, language=language, region=region)
-    return SafetyTemplate.objects.create(
+    template = SafetyTemplate.objects.create(
         level=level, category=category, language=language, region=region, text=clean_template_text(text),
         resources=clean_resources(resources), note=note, version=version, author=author, status=Status.DRAFT)
+    audit_entry("library.template_created", author, template)
+    return template
 
 
 @transaction.atomic(durable=True)
@@ -200,10 +202,12 @@ def draft_new_version(*, author: User, template_id: int, text: str, resources: l
     source = SafetyTemplate.objects.get(pk=template_id)
     version = _next_version(level=source.level, category=source.category, language=source.language,
                             region=source.region)
-    return SafetyTemplate.objects.create(
+    template = SafetyTemplate.objects.create(
         level=source.level, category=source.category, language=source.language, region=source.region,
         text=clean_template_text(text), resources=clean_resources(resources), note=note, version=version,
         author=author, status=Status.DRAFT)
+    audit_entry("library.template_created", author, template)
+    return template
 
 
 @transaction.atomic(durable=True)
@@ -217,6 +221,7 @@ def update_template(*, user: User, template_id: int, text: str, resources: list[
     template.text, template.resources = clean_template_text(text), clean_resources(resources)
     template.note, template.author = note, user
     template.save()
+    audit_entry("library.template_updated", user, template)
     return template
 
 
@@ -230,6 +235,7 @@ def approve_template(*, approver: User, template_id: int) -> SafetyTemplate:
     template.save(update_fields=["status", "approver", "approved_at", "updated_at"])
     publish_version(library=Library.SAFETY_REPLIES, user=approver,
                     summary=f"approved template #{template.pk}: {template.key} v{template.version}")
+    audit_entry("library.template_approved", approver, template)
     return template
 
 
@@ -241,8 +247,10 @@ def retire_template(*, user: User, template_id: int) -> SafetyTemplate:
     template = SafetyTemplate.objects.select_for_update().get(pk=template_id)
     if template.status == Status.RETIRED:
         raise ApprovalRefused(gettext("This template is already retired."))
-    return retire_entry(template, user=user, library=Library.SAFETY_REPLIES,
-                        summary=f"retired template #{template.pk}: {template.key} v{template.version}")
+    retire_entry(template, user=user, library=Library.SAFETY_REPLIES,
+                 summary=f"retired template #{template.pk}: {template.key} v{template.version}")
+    audit_entry("library.template_retired", user, template)
+    return template
 
 
 # --- Reads ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ app_name = "moderation"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("audit/", views.audit_log, name="audit_log"),
     path("library/", views.term_list, name="term_list"),
     path("library/new/", views.term_create, name="term_create"),
     path("library/versions/", views.versions, name="versions"),

@@ -3,6 +3,7 @@
 Compliance officers edit, approve and retire; operators and regulators read. The two-person rule
 is enforced by the services, whatever the page sends.
 """
+import json
 from functools import wraps
 
 from django.conf import settings
@@ -14,10 +15,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import audit
 from accounts.models import Role
+from accounts.selectors import audit_events, usernames
 from moderation import library, protocol, safety_replies
-from moderation.forms import (FeatureTermForm, NewSafetyTemplateForm, SafetyTemplateForm, TemplateFilterForm,
-                              TermFilterForm, resources_as_text)
+from moderation.forms import (AuditFilterForm, FeatureTermForm, NewSafetyTemplateForm, SafetyTemplateForm,
+                              TemplateFilterForm, TermFilterForm, resources_as_text)
 from moderation.models import FeatureTerm, Library, SafetyTemplate, Status
 
 READ_ROLES = (Role.COMPLIANCE, Role.OPERATOR, Role.REGULATOR)
@@ -35,6 +38,7 @@ def staff_only(*, write: bool):
             if not can_edit and (write or not any(request.user.has_role(role) for role in READ_ROLES[1:])):
                 raise PermissionDenied
             request.can_edit = can_edit
+            request.can_read_audit = can_edit or request.user.has_role(Role.REGULATOR)
             return view(request, *args, **kwargs)
         return wrapped
     return decorator
@@ -294,3 +298,38 @@ def safety_protocol(request):
         "response_target": _duration(int(settings.COMPANION_CRISIS_SLA_SECONDS)),
         "remote_screening": bool(settings.MODERATION_PROVIDERS),
     })
+
+
+# --- Audit log ----------------------------------------------------------------------------------
+
+AUDIT_ROLES = (Role.COMPLIANCE, Role.REGULATOR)
+
+
+@require_GET
+def audit_log(request):
+    """BX-11, CN-DAT-02: the hash-chained audit log, filtered, for compliance officers and regulators
+    (operators act in it; they do not read it). Reading it is itself audited; `?verify=1` recomputes
+    the whole chain, as `manage.py verify_audit` does."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not any(request.user.has_role(role) for role in AUDIT_ROLES):
+        raise PermissionDenied
+    request.can_edit = request.user.has_role(Role.COMPLIANCE)
+    request.can_read_audit = True
+    form = AuditFilterForm(request.GET or None)
+    filters = _filters(form)
+    page = _page(request, audit_events(**filters))
+    names = usernames(row.actor_id for row in page)
+    labels = audit.ACTIONS
+    rows = [{"event": row, "label": labels.get(row.action, row.action), "actor": names.get(row.actor_id),
+             "details": json.dumps(row.data, ensure_ascii=False, sort_keys=True) if row.data else ""}
+            for row in page]
+    report = audit.verify_chain() if request.GET.get("verify") == "1" else None
+    audit.record("audit.viewed", data={key: str(value) for key, value in filters.items()} | (
+        {"verified": report.ok} if report is not None else {}))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("verify", None)
+    return render(request, "moderation/audit_log.html", {
+        "form": form if form.is_bound else AuditFilterForm(), "page": page, "rows": rows,
+        "query": query.urlencode(), "report": report, "retention_days": audit.retention_days()})

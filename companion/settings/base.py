@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    "accounts.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -372,3 +373,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # The obligations catalog that docs/compliance.md maps (`manage.py check_compliance`); the shared
 # folder sits beside the checkout (DEVELOPERS.md).
 COMPLIANCE_OBLIGATIONS_FILE = Path(os.environ.get("COMPLIANCE_OBLIGATIONS_FILE", BASE_DIR.parent / "shared" / "obligations.md"))
+# Audit log (accounts/audit.py, BX-11): HMAC keys for the hash chain, newest first, kept outside the
+# database (unset: one derived from DJANGO_SECRET_KEY, fine for development only). Rows are kept at
+# least 184 days (the trigger refuses less); a daily beat job purges older ones and exports an anchor.
+AUDIT_CHAIN_KEYS = env_list("AUDIT_CHAIN_KEYS")
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "184"))
+# BX-11 daily anchors (the chain head) go to this file as well as the log; point it at storage the
+# database host cannot rewrite (another volume, a WORM bucket mount). Empty: log only.
+AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE", str(BASE_DIR / "var" / "audit-anchors.jsonl"))
+CELERY_BEAT_SCHEDULE["audit-daily-purge-and-head"] = {"task": "accounts.tasks.audit_daily",
+                                                     "schedule": crontab(hour=4, minute=0)}

@@ -4,11 +4,12 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASE_URL, FIELD_ENCRYPTION_KEYS, REDIS_URL
+from .base import AUDIT_CHAIN_KEYS, DATABASE_URL, FIELD_ENCRYPTION_KEYS, REDIS_URL
 
 for _name, _value in {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
                       "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY"),
-                      "FIELD_ENCRYPTION_KEYS": FIELD_ENCRYPTION_KEYS}.items():
+                      "FIELD_ENCRYPTION_KEYS": FIELD_ENCRYPTION_KEYS,
+                      "AUDIT_CHAIN_KEYS": AUDIT_CHAIN_KEYS}.items():
     if not _value:
         raise ImproperlyConfigured(f"{_name} must be set in production")
 

@@ -18,3 +18,5 @@ if REDIS_URL:
 # worker-kill test starts its own worker with the real settings.
 CELERY_TASK_ALWAYS_EAGER = True
 SMS_BACKEND = "guardians.sms.ConsoleSMSBackend"
+# Tests that need the daily audit anchor file point this at a temporary path.
+AUDIT_ANCHOR_FILE = ""

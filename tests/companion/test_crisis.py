@@ -7,6 +7,8 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from accounts import audit
+from accounts.models import AuditEvent
 from companion.models import (
     Author,
     CaseEvent,
@@ -159,6 +161,17 @@ async def test_takeover_claim_talk_hand_back_and_resolve(adult, operator):
     kinds = await db(lambda: list(CaseEvent.objects.filter(case=case).values_list("kind", flat=True)))
     for kind in ("opened", "safety_reply", "viewed", "claimed", "operator_message", "handed_back", "resolved"):
         assert kind in kinds  # CN-CRI-10: every step on the timeline
+    # BX-11: each step is also in the hash-chained audit log, with who did it and without the notes.
+    audited = await db(lambda: list(AuditEvent.objects.filter(subject_type="crisis_case", subject_id=case_id)
+                                    .order_by("id").values_list("action", "actor_id", "data")))
+    in_order = await db(lambda: list(CaseEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True)))
+    assert [action for action, _, _ in audited] == [f"case.{kind}" for kind in in_order]
+    by_action = {action: (actor, data) for action, actor, data in audited}
+    assert by_action["case.opened"] == (None, by_action["case.opened"][1]) and by_action["case.opened"][1]["user"] == adult.pk
+    for action in ("case.claimed", "case.handed_back", "case.resolved"):
+        assert by_action[action][0] == operator.pk
+    assert "Calmer" not in str(audited) and "Call back" not in str(audited)
+    assert (await db(audit.verify_chain)).ok
     await chat.disconnect()
     await console.disconnect()
 
