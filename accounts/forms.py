@@ -1,7 +1,11 @@
 from django import forms
+from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy as _
 
+from accounts.consents import record_consents
 from accounts.models import Region
 from accounts.policies import birth_date_problem
 
@@ -23,6 +27,25 @@ class ProfileSignupForm(forms.Form):
         help_text=_("We use it to apply protections for minors and older users."),
     )
     region = forms.ChoiceField(label=_("Region"), choices=Region.choices, initial=Region.CN)
+    # CN-REG-01, CN-DAT-07: the agreement and the separate sensitive-information consent are each
+    # their own box; the training opt-in (CN-DAT-06) is separate again and starts unticked.
+    accept_terms = forms.BooleanField(
+        label=_("I accept the terms of service and the privacy policy"),
+        error_messages={"required": _("You need to accept the terms and the privacy policy to use the service.")})
+    accept_sensitive = forms.BooleanField(
+        label=_("I agree that my chats, which may include feelings and health, are processed to provide the service "
+                "and keep me safe"),
+        error_messages={"required": _("Chatting needs this consent: a companion cannot work without reading what "
+                                      "you write.")})
+    allow_training = forms.BooleanField(label=_("Optional: my chats may be used, without my name, to improve the "
+                                                "models"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["accept_terms"].help_text = format_html(
+            gettext('Read the <a href="{terms}" target="_blank">terms of service</a> and the '
+                    '<a href="{privacy}" target="_blank">privacy policy</a>.'),
+            terms=reverse("legal", args=["terms"]), privacy=reverse("legal", args=["privacy"]))
 
     def clean_birth_date(self):
         birth_date = self.cleaned_data["birth_date"]
@@ -35,4 +58,32 @@ class ProfileSignupForm(forms.Form):
         user.birth_date = self.cleaned_data["birth_date"]
         user.region = self.cleaned_data["region"]
         user.language = getattr(request, "LANGUAGE_CODE", user.language)
-        user.save(update_fields=["birth_date", "region", "language"])
+        with transaction.atomic():
+            user.save(update_fields=["birth_date", "region", "language"])
+            record_consents(user=user, source="signup", granted={
+                "terms": True, "privacy": True, "sensitive": True,
+                "training": self.cleaned_data.get("allow_training", False)})
+
+
+class ConsentForm(forms.Form):
+    """One checkbox per purpose; `purposes` limits the form (the re-consent screen shows only
+    what is missing, plus the optional training opt-in)."""
+
+    def __init__(self, *args, states, purposes=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for state in states:
+            if purposes is not None and state.purpose not in purposes:
+                continue
+            self.fields[state.purpose] = forms.BooleanField(
+                label=state.label, required=False, initial=state.granted,
+                help_text=CONSENT_HELP[state.purpose])
+
+
+CONSENT_HELP = {
+    "terms": _("The service agreement: what we provide and the rules for using it. Needed to chat."),
+    "privacy": _("How we handle your personal information. Needed to chat."),
+    "sensitive": _("What you tell a companion about your feelings and health is sensitive personal information. "
+                   "We process it only to run your chats and keep you safe. Needed to chat."),
+    "training": _("Optional. Lets us use your chats, without your name, to improve the models. Off unless you turn "
+                  "it on; you can turn it off at any time. Never used for anyone under 18."),
+}

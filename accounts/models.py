@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -78,3 +79,30 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action}"
+
+
+class ConsentPurpose(models.TextChoices):
+    """CN-DAT-07: one consent per purpose. Terms and privacy are the service agreement (CN-REG-01);
+    `sensitive` is the separate consent for emotional and mental-health content (PIPL art. 29);
+    `training` is the separate, optional opt-in for model training (CN-DAT-06), off by default."""
+    TERMS = "terms", _("Terms of service")
+    PRIVACY = "privacy", _("Privacy policy")
+    SENSITIVE = "sensitive", _("Processing of sensitive personal information")
+    TRAINING = "training", _("Use of my chats to improve the models")
+
+
+class Consent(models.Model):
+    """The consent ledger: one row per decision (given or withdrawn), never edited, so the history
+    of what a person agreed to, which version and when, is kept (CN-DAT-07, CN-REG-01)."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(_("purpose"), max_length=12, choices=ConsentPurpose.choices)
+    version = models.CharField(_("version"), max_length=20)
+    granted = models.BooleanField(_("given"))
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    source = models.CharField(max_length=16)  # "signup", "privacy_centre", "reconsent"
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "purpose", "-at"], name="consent_latest_idx")]
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")

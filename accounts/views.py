@@ -1,6 +1,15 @@
-from django.views.decorators.http import require_POST
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from accounts.consents import consent_states, current_version, missing_for_chat, update_consents
+from accounts.forms import ConsentForm
 from accounts.services import set_user_language
 
 
@@ -15,3 +24,58 @@ def set_language(request):
         except ValueError:
             pass  # Django already ignored the unknown code; the saved preference stays
     return response
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def privacy_centre(request):
+    """`/privacy/` (CN-DAT-07, CN-DAT-09): every consent with its version and time, given or
+    withdrawn here. Withdrawing a consent chatting needs locks chat until it is given again."""
+    states = consent_states(request.user)
+    form = ConsentForm(request.POST or None, states=states)
+    if request.method == "POST" and form.is_valid():
+        update_consents(user=request.user, granted=form.cleaned_data, source="privacy_centre")
+        messages.success(request, gettext("Your choices are saved."))
+        return redirect("privacy")
+    return render(request, "accounts/privacy.html", {
+        "form": form, "states": states, "missing": missing_for_chat(request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reconsent(request):
+    """The screen before the next chat when a required consent is missing or a policy changed (CN-REG-01)."""
+    states = consent_states(request.user)
+    missing = [state.purpose for state in states if state.required and not state.granted]
+    shown = set(missing) | {"training"}
+    form = ConsentForm(request.POST or None, states=states, purposes=shown)
+    next_url = _safe_next(request, reverse("home"))
+    if request.method == "POST" and form.is_valid():
+        refused = [purpose for purpose in missing if not form.cleaned_data.get(purpose)]
+        if refused:
+            form.add_error(None, gettext("To chat, please accept the updated terms, privacy policy and the "
+                                         "sensitive-information consent."))
+        else:
+            update_consents(user=request.user, granted=form.cleaned_data, source="reconsent")
+            return redirect(next_url)
+    return render(request, "accounts/reconsent.html", {
+        "form": form, "missing": missing, "next": next_url,
+        "versions": {state.purpose: state.current_version for state in states}})
+
+
+LEGAL_DOCUMENTS = {"terms": "accounts/legal/terms.html", "privacy": "accounts/legal/privacy.html"}
+
+
+@require_GET
+def legal(request, document: str):
+    """The current terms and privacy policy, public (CN-REG-01, CN-DAT-03 entrusted processors)."""
+    if document not in LEGAL_DOCUMENTS:
+        raise Http404
+    return render(request, LEGAL_DOCUMENTS[document], {"version": current_version(document)})

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 
+from accounts.consents import missing_for_chat
 from accounts.policies import interface_language
-from companion import broadcast, llm, protocol, sanctions
+from companion import broadcast, llm, notices, protocol, sanctions
 from companion.asyncdb import in_db_thread
 from companion.crisis import run_sla_fallback
 from companion.labels import disclosure_text
@@ -52,6 +53,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope["user"]
         if not self.user.is_authenticated:
             return await self.close(code=4401)
+        if await in_db_thread(missing_for_chat)(self.user):  # CN-REG-01: the chat page asks for consent first
+            return await self.close(code=4412)
         self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
                                            self.user.language, dict(settings.LANGUAGES))
         # Joined before the check, so a sanction imposed meanwhile still reaches this socket.
@@ -65,9 +68,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.closed("suspended"))
             return await self.close(code=4403)
         self.restricted = standing.restricted
+        slug = self.scope["url_route"]["kwargs"]["character_slug"]
+        ended = await in_db_thread(notices.ended_notice_frame)(character_slug=slug, language=self.language)
+        if ended is not None:  # CN-SVC-01: the character or the service has ended: the notice, never `ready`
+            self.closing = True
+            await self.accept()
+            await self.send_json(ended)
+            await self.send_json(protocol.closed("service_ended"))
+            return await self.close(code=4410)
         try:
             opening = await in_db_thread(open_chat)(
-                user=self.user, character_slug=self.scope["url_route"]["kwargs"]["character_slug"],
+                user=self.user, character_slug=slug,
                 session_key=self.scope["session"].session_key or "", language=self.language)
         except CharacterUnavailable:
             self.closing = True
@@ -319,6 +330,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.closed("suspended"))
             return await self.close(code=4403)
         await self.send_json(notice)
+
+    async def chat_service_ended(self, event):
+        """CN-SVC-01: a suspension or discontinuation took effect: stop, the notice, `closed`."""
+        if self.closing:
+            return
+        self.closing = True
+        await self.stop_generation()
+        await self.send_json(event["notices"].get(self.language) or event["notices"][settings.LANGUAGE_CODE])
+        await self.send_json(protocol.closed("service_ended"))
+        await self.close(code=4410)
 
     async def disconnect(self, code):
         self.closing = True

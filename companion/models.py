@@ -363,3 +363,218 @@ class DependenceScore(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "scored_on"], name="dependence_score_once_per_day")]
         verbose_name = _("dependence score")
         verbose_name_plural = _("dependence scores")
+
+
+class ComplaintKind(models.TextChoices):
+    """CN-CMP-01: complaints (投诉), reports of illegal or harmful content (举报), appeals (申诉, CN-CMP-03)."""
+    COMPLAINT = "complaint", _("Complaint")
+    REPORT = "report", _("Report of illegal or harmful content")
+    APPEAL = "appeal", _("Appeal against a decision")
+
+
+class ComplaintTarget(models.TextChoices):
+    REPLY = "reply", _("A reply in a chat")
+    CHARACTER = "character", _("A character")
+    SERVICE = "service", _("The service")
+    SANCTION = "sanction", _("A measure against my account")
+    MODERATION = "moderation", _("A moderation decision about my message")
+
+
+class ComplaintCategory(models.TextChoices):
+    HARMFUL_REPLY = "harmful_reply", _("Harmful or inappropriate reply")
+    SELF_HARM = "self_harm", _("Encourages self-harm or suicide")
+    MINOR_SAFETY = "minor_safety", _("Puts a minor at risk")
+    VIOLENCE = "violence", _("Violence or threats")
+    SEXUAL = "sexual", _("Sexual content")
+    ILLEGAL = "illegal", _("Illegal content")
+    FRAUD = "fraud", _("Fraud or scam")
+    MANIPULATION = "manipulation", _("Emotional manipulation")
+    PRIVACY = "privacy", _("Privacy")
+    SERVICE = "service", _("Service quality")
+    DECISION = "decision", _("Decision under appeal")
+    OTHER = "other", _("Other")
+
+
+# CN-CMP-02: reports of these are safety-related and triaged within the hour.
+SAFETY_CATEGORIES = frozenset({ComplaintCategory.SELF_HARM, ComplaintCategory.MINOR_SAFETY,
+                               ComplaintCategory.VIOLENCE})
+
+
+class ComplaintStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    IN_REVIEW = "in_review", _("In review")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class ComplaintOutcome(models.TextChoices):
+    UPHELD = "upheld", _("Upheld: we agree and have acted")
+    PARTLY = "partly", _("Partly upheld")
+    NOT_UPHELD = "not_upheld", _("Not upheld")
+
+
+class Complaint(models.Model):
+    """One complaint, report or appeal and its handling (CN-CMP-01..04, CN-CRI-09 appeals).
+
+    Deadlines are fixed at filing from the published ones (settings COMPANION_COMPLAINT_*): the
+    acknowledgement is automatic; `triage_due_at` (safety-related reports only) is when staff must
+    have taken it up; `due_at` is when the answer is due (appeals: working days; a complex case,
+    once escalated, gets the longer period and the person is told). Text the person or staff wrote
+    is encrypted at rest.
+    """
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("type"), max_length=10, choices=ComplaintKind.choices)
+    target = models.CharField(_("about"), max_length=12, choices=ComplaintTarget.choices)
+    category = models.CharField(_("category"), max_length=16, choices=ComplaintCategory.choices)
+    # Null for a report filed without an account (CN-CMP-01 public form).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="complaints")
+    contact_email = EncryptedTextField(_("email for the answer"), blank=True)
+    language = models.CharField(max_length=10, default="zh-hans")
+    message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    character = models.ForeignKey(Character, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sanction = models.ForeignKey(Sanction, null=True, blank=True, on_delete=models.SET_NULL, related_name="appeals")
+    text = EncryptedTextField(_("what happened"))
+    safety_related = models.BooleanField(default=False)
+    status = models.CharField(_("status"), max_length=10, choices=ComplaintStatus.choices,
+                              default=ComplaintStatus.RECEIVED, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    triage_due_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(_("answer due"))
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_note = EncryptedTextField(blank=True)
+    answer = EncryptedTextField(_("answer"), blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    outcome = models.CharField(_("outcome"), max_length=10, choices=ComplaintOutcome.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    overdue_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="complaint_open_due_idx")]
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"HV-{self.pk:06d}" if self.pk else "HV-new"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != ComplaintStatus.RESOLVED
+
+
+class NoticeKind(models.TextChoices):
+    """CN-SVC-01: what a service notice announces."""
+    MAJOR_CHANGE = "major_change", _("Major change (persona or terms)")
+    SUSPENSION = "suspension", _("Suspension")
+    DISCONTINUATION = "discontinuation", _("Discontinuation")
+
+
+# Kinds that stop chat when they take effect (the socket answers `closed` `service_ended`).
+ENDING_NOTICE_KINDS = (NoticeKind.SUSPENSION, NoticeKind.DISCONTINUATION)
+
+
+class ServiceNotice(models.Model):
+    """Advance notice of a major change, a suspension or a discontinuation of one character or,
+    with no character, of the whole service (CN-SVC-01). Scheduled by a compliance officer at
+    least the advance period ahead (companion/notices.py); the row records what users were told
+    and when each step ran: `posted_at` (system notice in the affected conversations),
+    `emailed_at` (every affected user mailed), `took_effect_at` (chat ended: sockets closed, a
+    discontinued character retired). A suspension ends at `resumes_at`."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=16, choices=NoticeKind.choices)
+    # PROTECT: the notice is the record that users were told before the character went away.
+    character = models.ForeignKey(Character, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="service_notices", verbose_name=_("character"))
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    body_zh = models.TextField(_("notice (Chinese)"))
+    body_en = models.TextField(_("notice (English)"))
+    effective_at = models.DateTimeField(_("takes effect"), db_index=True)
+    resumes_at = models.DateTimeField(_("service resumes"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    posted_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    took_effect_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-effective_at", "-id"]
+        verbose_name = _("service notice")
+        verbose_name_plural = _("service notices")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.character.slug if self.character_id else 'service'} {self.effective_at:%Y-%m-%d}"
+
+    def title_for(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_zh
+
+    def body_for(self, language: str) -> str:
+        return self.body_en if language == "en" else self.body_zh
+
+
+class ServiceNoticeDelivery(models.Model):
+    """One affected user's email about one notice: claimed before sending, stamped after, so a
+    rerun of the mailing sends nobody twice and retries only what never went out (CN-SVC-01)."""
+    notice = models.ForeignKey(ServiceNotice, on_delete=models.CASCADE, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notice", "user"], name="notice_delivery_once_per_user")]
+
+
+class Incident(models.Model):
+    """An outage that makes the service unusable, with its public statement and, once resolved,
+    the incident note (CN-SVC-02). Open while `resolved_at` is empty: every page shows a banner
+    and /status/ lists it. `started_at` is when the outage began, `published_at` when the
+    statement went up (the rule asks for it within the hour)."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    statement_zh = models.TextField(_("statement (Chinese)"))
+    statement_en = models.TextField(_("statement (English)"))
+    started_at = models.DateTimeField(_("outage began"))
+    published_at = models.DateTimeField(default=timezone.now)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    note_zh = models.TextField(_("incident note (Chinese)"), blank=True)
+    note_en = models.TextField(_("incident note (English)"), blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+
+    def __str__(self) -> str:
+        return f"{self.title_en} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    def title_for(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_zh
+
+    def statement_for(self, language: str) -> str:
+        return self.statement_en if language == "en" else self.statement_zh
+
+    def note_for(self, language: str) -> str:
+        return self.note_en if language == "en" else self.note_zh

@@ -23,13 +23,14 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
@@ -101,11 +102,14 @@ def pseudonym(user_id: int) -> str:
 
 
 def appeal_channel(sanction: Sanction) -> dict:
-    """CN-CMP-03: the appeal address and a mail link citing the sanction (the appeals workflow will
-    replace the address with its page)."""
+    """CN-CMP-03: the appeal form for this sanction (`page`, decided by someone other than the
+    officer who imposed it; companion/complaints.py), and the appeals mailbox as a second way."""
     email = settings.COMPANION_APPEALS_EMAIL
     subject = quote(f"Appeal / 申诉 {sanction.public_id}")
-    return {"email": email, "url": f"mailto:{email}?subject={subject}", "sanction": str(sanction.public_id)}
+    page = reverse("complaint_new") + "?" + urlencode({"kind": "appeal", "target": "sanction",
+                                                       "sanction": str(sanction.public_id)})
+    return {"email": email, "url": f"mailto:{email}?subject={subject}", "page": page,
+            "sanction": str(sanction.public_id)}
 
 
 def notice_text(sanction: Sanction, language: str) -> str:
@@ -127,9 +131,11 @@ def notice_text(sanction: Sanction, language: str) -> str:
         return " ".join([
             measure,
             gettext("Reason: %(reason)s") % {"reason": sanction.reason},
-            gettext("If you think this is wrong, you can appeal: write to %(email)s and quote the reference "
-                    "%(reference)s. A different staff member will decide.")
-            % {"email": appeal["email"], "reference": appeal["sanction"]},
+            gettext("If you think this is wrong, you can appeal on our complaints page (%(page)s) or write to "
+                    "%(email)s, quoting the reference %(reference)s. A different staff member will decide within "
+                    "%(days)d working days.")
+            % {"page": settings.COMPANION_SITE_URL.rstrip("/") + appeal["page"], "email": appeal["email"],
+               "reference": appeal["sanction"], "days": settings.COMPANION_APPEAL_WORKING_DAYS},
         ])
 
 
@@ -341,6 +347,11 @@ def lift_sanction(*, actor: User, sanction_id: str, reason: str) -> Sanction:
         sanction = Sanction.objects.select_for_update().get(public_id=uuid.UUID(str(sanction_id)))
     except (ValueError, Sanction.DoesNotExist):
         raise SanctionRefused("not_found", gettext("No such sanction.")) from None
+    return apply_lift(actor=actor, sanction=sanction, reason=reason)
+
+
+def apply_lift(*, actor: User, sanction: Sanction, reason: str) -> Sanction:
+    """Lift a locked sanction inside the caller's transaction (lift_sanction, an upheld appeal)."""
     if sanction.lifted_at is not None:
         return sanction
     sanction.lifted_at, sanction.lifted_by, sanction.lift_reason = timezone.now(), actor, reason

@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.utils import translation
 from django.utils.translation import gettext
 
+from companion import complaints, notices, retention
 from companion.broadcast import announce_fallback_sync
 from companion.crisis import close_quiet_cases, overdue_case_ids, run_sla_fallback
 from companion.dependence import score_all
@@ -65,3 +66,30 @@ def score_dependence(day: str | None = None) -> int:
     """Nightly (beat): CN-EMO-06's dependence score for the 7 local days ending with `day` (ISO date;
     default yesterday). Idempotent: a rerun updates the same rows. Sends nothing to anyone (BX-06)."""
     return score_all(day=dt.date.fromisoformat(day) if day else None)
+
+
+@shared_task(acks_late=True)
+def flag_overdue_complaints() -> int:
+    """Every 5 minutes (beat): CN-CMP-02 overdue tickets flagged once and the compliance team mailed."""
+    return complaints.flag_overdue_complaints()
+
+
+@shared_task(acks_late=True)
+def purge_expired_records() -> dict:
+    """Nightly (beat): CN-DAT-08 retention; see companion/retention.py. Idempotent."""
+    return retention.purge_expired_records()
+
+
+@shared_task(acks_late=True)
+def deliver_service_notice(notice_id: int) -> int:
+    """After a notice is scheduled: CN-SVC-01's system notice in the affected conversations and one
+    email to each affected user. Idempotent (companion/notices.py); returns the emails sent."""
+    notices.post_notice(notice_id=notice_id)
+    return notices.mail_notice(notice_id=notice_id)
+
+
+@shared_task(acks_late=True)
+def carry_out_service_notices() -> dict:
+    """Every minute (beat): CN-SVC-01 deliveries a lost task or a failed send left undone, and on
+    its date a suspension or discontinuation ends chat (open sockets get `closed` `service_ended`)."""
+    return notices.carry_out_notices()

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.views import set_language
-from companion import views
+from accounts.views import legal, privacy_centre, reconsent, set_language
+from companion import complaint_views, notice_views, views
+from companion.regulator import site as regulator_site
 from moderation.urls import public_urlpatterns
 
 urlpatterns = [
@@ -17,9 +18,36 @@ urlpatterns = [
     path("console/sanctions/<uuid:sanction_id>/lift/", views.sanction_lift, name="sanction_lift"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    # CN-DAT-07, CN-REG-01: the privacy centre, the re-consent screen and the published policies.
+    path("privacy/", privacy_centre, name="privacy"),
+    path("privacy/consents/", reconsent, name="reconsent"),
+    path("legal/<slug:document>/", legal, name="legal"),
     path("accounts/", include("allauth.urls")),
+    # CN-CMP-01/02: complaints, reports and appeals (public), and the compliance team's queue.
+    path("help/complaints/", complaint_views.help_page, name="complaints_help"),
+    path("help/complaints/new/", complaint_views.new_complaint, name="complaint_new"),
+    path("help/complaints/<uuid:public_id>/", complaint_views.complaint_status, name="complaint_status"),
+    path("compliance/complaints/", complaint_views.staff_list, name="complaint_staff_list"),
+    path("compliance/complaints/<uuid:public_id>/", complaint_views.staff_detail, name="complaint_staff_detail"),
+    path("compliance/complaints/<uuid:public_id>/<slug:action>/", complaint_views.staff_action,
+         name="complaint_staff_action"),
+    # CN-SVC-01/02: service notices and the read-only archive of an ended character, the public
+    # status page, and the compliance team's notices and outage statements.
+    path("notices/", notice_views.my_notices, name="my_notices"),
+    path("chat/<slug:character_slug>/archive/", notice_views.archive, name="notice_archive"),
+    path("chat/<slug:character_slug>/archive/export.json", notice_views.archive_export, {"file_format": "json"},
+         name="notice_archive_json"),
+    path("chat/<slug:character_slug>/archive/export.html", notice_views.archive_export, {"file_format": "html"},
+         name="notice_archive_html"),
+    path("status/", notice_views.status_page, name="status"),
+    path("compliance/notices/", notice_views.staff_notices, name="notice_staff"),
+    path("compliance/notices/<uuid:public_id>/cancel/", notice_views.staff_cancel, name="notice_staff_cancel"),
+    path("compliance/notices/incidents/", notice_views.staff_open_incident, name="incident_staff_open"),
+    path("compliance/notices/incidents/<uuid:public_id>/resolve/", notice_views.staff_resolve_incident,
+         name="incident_staff_resolve"),
     path("compliance/", include("moderation.urls")),
     path("", include(public_urlpatterns)),  # /safety/: the published crisis protocol (US-CA-02)
     path("", include("guardians.urls")),
+    path("regulator/", regulator_site.urls),  # CN-GOV-06, BX-09: read-only review for regulator accounts
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,5 @@
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -7,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language, gettext
@@ -14,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import audit
-from companion import llm, sanctions
+from accounts.consents import missing_for_chat
+from companion import llm, notices, sanctions
 from companion.console import may_use_console
 from companion.crisis import sla_seconds
 from companion.exports import conversation_export, render_export_html
@@ -44,7 +47,11 @@ def chat(request, character_slug: str):
     try:
         character = access_character_by_slug(request.user, character_slug)
     except CharacterUnavailable:
+        if notices.archive_open(character_slug=character_slug):  # CN-SVC-01: ended, still readable
+            return redirect("notice_archive", character_slug)
         raise Http404 from None
+    if missing_for_chat(request.user):  # CN-REG-01, CN-DAT-07: a new or missing consent is asked first
+        return redirect(reverse("reconsent") + "?" + urlencode({"next": request.get_full_path()}))
     language = get_language()
     blocking = sanctions.blocking_sanction(request.user.pk)
     if blocking is not None:  # CN-CRI-09: a suspended or terminated account sees why, and how to appeal
@@ -106,6 +113,8 @@ def chat_strings(language: str) -> dict:
         "interrupted": gettext("Interrupted"),
         "notSent": gettext("Not sent"),
         "copy": gettext("Copy"),
+        "report": gettext("Report"),
+        "appeal": gettext("Appeal this decision"),
         "copied": gettext("Copied with its AI label"),
         "you": gettext("You"),
         "closed": {

@@ -168,6 +168,9 @@ def server_env(server_database) -> dict:
         # to watch it grow and to press exit in the middle of it.
         "LLM_OFFLINE_CHUNK_DELAY_MS": "250",
         "LLM_PROVIDER": "offline",
+        # A safety-related report is overdue for triage at once, so the complaints test can watch
+        # the queue flag it without waiting an hour (nothing else files one).
+        "COMPANION_COMPLAINT_TRIAGE_MINUTES": "0",
         "CHANNEL_LAYER_PREFIX": f"e2e-{os.getpid()}-{secrets.token_hex(3)}-",
         "PYTHONUNBUFFERED": "1",
     })

@@ -19,6 +19,9 @@ def test_new_user_signs_up_and_chats_with_mentor(new_context):
     form.locator("input[name=password2]").fill("Harbour-lantern-7391")
     form.locator("input[name=birth_date]").fill("1990-05-01")
     form.locator("select[name=region]").select_option("CN")
+    form.locator("input[name=accept_terms]").check()  # CN-REG-01, CN-DAT-07: each consent its own box
+    form.locator("input[name=accept_sensitive]").check()
+    expect(form.locator("input[name=allow_training]")).not_to_be_checked()  # CN-DAT-06: off by default
     with page.expect_navigation():
         form.locator("[type=submit]").click()
     expect(page.get_by_test_id("whoami")).to_have_text(username)

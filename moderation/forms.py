@@ -117,6 +117,7 @@ AUDIT_FAMILIES = {
     "auth": _("Sign-ins"), "role": _("Roles"), "admin": _("Admin site"), "case": _("Crisis cases"),
     "sanction": _("Sanctions"), "sanctions": _("Sanction exports"), "library": _("Feature library and replies"),
     "contact": _("Contacts"), "data": _("Data exports"), "audit": _("Audit log"),
+    "complaint": _("Complaints, reports and appeals"),
 }
 
 

@@ -8,7 +8,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.consents import REQUIRED_FOR_CHAT, current_version
+from accounts.models import Consent, User
 from companion.asgi import application
 from tests.fakes.openai_server import FakeOpenAIServer
 
@@ -28,6 +29,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     def save_password(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+    @factory.post_generation
+    def consents(obj, create, extracted, **kwargs):
+        """Test users have accepted the current terms, privacy policy and sensitive-information
+        consent (`consents=False`: none, as a brand-new account before the consent screen)."""
+        if create and extracted is not False:
+            Consent.objects.bulk_create([
+                Consent(user=obj, purpose=purpose, version=current_version(purpose), granted=True, source="signup")
+                for purpose in REQUIRED_FOR_CHAT])
 
 
 @pytest.fixture

@@ -185,6 +185,7 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.ProfileSignupForm"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_USERNAME_VALIDATORS = "accounts.validators.username_validators"
 ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
@@ -246,8 +247,26 @@ LLM_OFFLINE_CHUNK_DELAY_MS = int(os.environ.get("LLM_OFFLINE_CHUNK_DELAY_MS", "4
 COMPANION_CRISIS_SLA_SECONDS = int(os.environ.get("COMPANION_CRISIS_SLA_SECONDS", "60"))
 COMPANION_CRISIS_ONCALL_EMAILS = env_list("COMPANION_CRISIS_ONCALL_EMAILS")
 COMPANION_PRESENCE_TIMEOUT_SECONDS = 90
-# CN-CRI-09: where a sanctioned user appeals until the complaints workflow (issue #8) exists.
+# CN-CRI-09 / CN-CMP-03: the appeals mailbox, offered beside the appeal form.
 COMPANION_APPEALS_EMAIL = os.environ.get("COMPANION_APPEALS_EMAIL", "appeals@example.com")
+# CN-CMP-02 published deadlines (companion/complaints.py): acknowledgement (automatic at filing),
+# answer, complex cases (working days from filing, after escalation), triage of safety-related
+# reports, appeals (working days, CN-CMP-03). Overdue alerts go to these addresses, else to every
+# compliance officer.
+COMPANION_COMPLAINT_ACK_HOURS = 24
+COMPANION_COMPLAINT_RESULT_DAYS = int(os.environ.get("COMPANION_COMPLAINT_RESULT_DAYS", "7"))
+COMPANION_COMPLAINT_COMPLEX_WORKING_DAYS = 15
+COMPANION_COMPLAINT_TRIAGE_MINUTES = int(os.environ.get("COMPANION_COMPLAINT_TRIAGE_MINUTES", "60"))
+COMPANION_APPEAL_WORKING_DAYS = int(os.environ.get("COMPANION_APPEAL_WORKING_DAYS", "3"))
+COMPANION_COMPLAINTS_ALERT_EMAILS = env_list("COMPANION_COMPLAINTS_ALERT_EMAILS")
+# CN-DAT-08 retention periods in days (companion/retention.py; docs/retention.md prints them). The
+# compliance officer chooses them per deployment; legal floors are in the basis column there.
+COMPANION_RETENTION_DAYS = {
+    "crisis_cases": 1095, "notifications": 1095, "sanctions": 1095, "drill_runs": 1095, "complaints": 1095,
+    "reminders": 184, "dependence_scores": 180,
+}
+# Complaints and reports one client address may file per hour (the public form is open to all).
+COMPANION_COMPLAINTS_PER_HOUR = 20
 # CN-CRI-07: an operator phones the guardian or emergency contact within this many minutes.
 COMPANION_CONTACT_CALL_MINUTES = int(os.environ.get("COMPANION_CONTACT_CALL_MINUTES", "15"))
 COMPANION_SITE_URL = os.environ.get("COMPANION_SITE_URL", "http://127.0.0.1:8000/")
@@ -255,6 +274,16 @@ COMPANION_SITE_URL = os.environ.get("COMPANION_SITE_URL", "http://127.0.0.1:8000
 # and the operator account the automated drill claims as (unset: the monthly task skips, logged).
 COMPANION_DRILL_CONTACT_EMAIL = os.environ.get("COMPANION_DRILL_CONTACT_EMAIL", "drill@localhost")
 COMPANION_DRILL_OPERATOR = os.environ.get("COMPANION_DRILL_OPERATOR", "")
+# CN-SVC-01 service notices (companion/notices.py): the least advance notice, in days, before a
+# suspension or discontinuation (of a character or the whole service) and before a major change to
+# a persona or the terms; and how long a discontinued character's conversations stay readable and
+# exportable after the end.
+COMPANION_NOTICE_DISCONTINUE_DAYS = int(os.environ.get("COMPANION_NOTICE_DISCONTINUE_DAYS", "30"))
+COMPANION_NOTICE_CHANGE_DAYS = int(os.environ.get("COMPANION_NOTICE_CHANGE_DAYS", "7"))
+COMPANION_EXPORT_AFTER_END_DAYS = int(os.environ.get("COMPANION_EXPORT_AFTER_END_DAYS", "90"))
+# CN-SVC-02: an outage statement is due this many minutes after the outage began (staff pages flag
+# a later one).
+COMPANION_OUTAGE_STATEMENT_MINUTES = int(os.environ.get("COMPANION_OUTAGE_STATEMENT_MINUTES", "60"))
 CELERY_BEAT_SCHEDULE = {
     # A lost countdown (worker restart) must not leave a case unescalated (CN-CRI-08).
     "crisis-sla-sweep": {"task": "companion.tasks.sweep_overdue_cases", "schedule": 15.0},
@@ -265,6 +294,13 @@ CELERY_BEAT_SCHEDULE = {
     # CN-EMO-06: the nightly dependence score over the 7 days ending yesterday (CELERY_TIMEZONE).
     "dependence-nightly-score": {"task": "companion.tasks.score_dependence",
                                  "schedule": crontab(hour=3, minute=30)},
+    # CN-DAT-08: records past their retention period (companion/retention.py, docs/retention.md).
+    "retention-nightly-purge": {"task": "companion.tasks.purge_expired_records",
+                                "schedule": crontab(hour=4, minute=30)},
+    # CN-CMP-02: tickets past their deadline are flagged and the compliance team mailed.
+    "complaints-overdue": {"task": "companion.tasks.flag_overdue_complaints", "schedule": 300.0},
+    # CN-SVC-01: notices mailed (retrying failed sends) and, on their date, chats ended and sockets closed.
+    "service-notices": {"task": "companion.tasks.carry_out_service_notices", "schedule": 60.0},
 }
 CN_REGIME = os.environ.get("CN_REGIME", "union")
 POLICY_PACKS = env_list("POLICY_PACKS", "CN")
@@ -383,3 +419,8 @@ AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "184"))
 AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE", str(BASE_DIR / "var" / "audit-anchors.jsonl"))
 CELERY_BEAT_SCHEDULE["audit-daily-purge-and-head"] = {"task": "accounts.tasks.audit_daily",
                                                      "schedule": crontab(hour=4, minute=0)}
+# CN-REG-01, CN-DAT-07: the current version of each policy a person consents to (accounts/consents.py).
+# Publishing a new version of a required one (terms, privacy, sensitive) asks everyone again before
+# their next chat; a new training version makes earlier training consents lapse.
+ACCOUNTS_POLICY_VERSIONS = {"terms": "2026-11-01", "privacy": "2026-11-01", "sensitive": "2026-11-01",
+                            "training": "2026-11-01"}

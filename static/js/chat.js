@@ -32,6 +32,7 @@
   const outboxKey = "outbox:" + root.dataset.slug;
 
   let sanctionNotice = null; // the last `notice` of kind sanction (shown when the socket closes)
+  let serviceNotice = null; // the last `notice` of kind service_ended (shown when the socket closes)
   let ws = null;
   let closedForGood = false;
   let leaving = false;
@@ -88,11 +89,26 @@
       copy.textContent = S.copy;
       copy.addEventListener("click", () => copyMessage(li, copy));
       meta.appendChild(copy);
+      // CN-CMP-01: every reply can be reported where it is read.
+      const report = document.createElement("a");
+      report.className = "report-link";
+      report.textContent = S.report;
+      report.dataset.testid = "report-message";
+      report.hidden = !id;
+      meta.appendChild(report);
+      if (id) setReportLink(li, id);
     }
     setStatusNote(li, status);
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
     return li;
+  }
+
+  function setReportLink(li, id) {
+    const link = li.querySelector(".report-link");
+    if (!link) return;
+    link.href = root.dataset.reportUrl + "?message=" + encodeURIComponent(id);
+    link.hidden = false;
   }
 
   function setStatusNote(li, status) {
@@ -211,17 +227,28 @@
       if (frame.kind === "sanction") {
         sanctionNotice = frame;
         if (frame.action === "restrict") showNotice(frame.text);
+      } else if (frame.kind === "service_ended") {
+        serviceNotice = frame;  // CN-SVC-01: shown with its archive link when `closed` follows
       } else {
         showNotice(frame.text);
       }
     },
     closed(frame) {
+      if (frame.reason === "service_ended" && serviceNotice) {
+        closeForGood(serviceNotice.text);
+        const link = document.createElement("a");
+        link.href = serviceNotice.link.url;
+        link.textContent = serviceNotice.link.text;
+        link.dataset.testid = "archive-link";
+        closedText.append(" ", link);
+        return;
+      }
       if (frame.reason === "suspended" && sanctionNotice) {
         closeForGood(sanctionNotice.text);
         if (sanctionNotice.appeal && sanctionNotice.appeal.url) {
           const link = document.createElement("a");
-          link.href = sanctionNotice.appeal.url;
-          link.textContent = sanctionNotice.appeal.email;
+          link.href = sanctionNotice.appeal.page || sanctionNotice.appeal.url;
+          link.textContent = S.appeal;
           link.dataset.testid = "appeal-link";
           closedText.append(" ", link);
         }

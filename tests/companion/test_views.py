@@ -95,11 +95,29 @@ def test_sign_up_with_birth_date_then_chat(client, demo):
     response = client.post("/accounts/signup/", {
         "csrfmiddlewaretoken": token, "email": "new@example.com", "username": "newbie",
         "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
-        "birth_date": "1995-03-04", "region": "CN"}, HTTP_ACCEPT_LANGUAGE="en")
+        "birth_date": "1995-03-04", "region": "CN", "accept_terms": "on", "accept_sensitive": "on"},
+        HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 302
     user = User.objects.get(username="newbie")
     assert str(user.birth_date) == "1995-03-04" and user.region == "CN" and user.language == "en"
+    # CN-DAT-07: one ledger row per purpose; the training opt-in was left unticked and is recorded as such.
+    assert dict(user.consents.values_list("purpose", "granted")) == {
+        "terms": True, "privacy": True, "sensitive": True, "training": False}
     assert client.get("/chat/friend/").status_code == 200
+
+
+@pytest.mark.parametrize("missing, message", [
+    ("accept_terms", "You need to accept the terms"),
+    ("accept_sensitive", "Chatting needs this consent"),
+])
+def test_sign_up_without_the_required_consents_saves_nothing(client, demo, missing, message):
+    data = {"email": "nc@example.com", "username": "noconsent", "password1": "a-long-passphrase-42",
+            "password2": "a-long-passphrase-42", "birth_date": "1990-01-01", "region": "CN",
+            "accept_terms": "on", "accept_sensitive": "on"}
+    del data[missing]
+    response = client.post("/accounts/signup/", data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not User.objects.filter(username="noconsent").exists()
 
 
 @pytest.mark.parametrize("birth_date, message", [

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Region, Role, User
+from accounts.consents import REQUIRED_FOR_CHAT, current_version, record_consents
+from accounts.models import Consent, ConsentPurpose, Region, Role, User
 from companion.models import Character, CharacterRole
 
 DEFAULT_PASSWORD = "demo-pass-2026"
@@ -116,6 +117,9 @@ class Command(BaseCommand):
                 "language": "en" if region != Region.CN else "zh-hans"})
             user.groups.set([groups[role] for role in roles])
             self._verify_email(user)
+            # As if they had signed up today; `adult` also opted in to training (export_training_data demo).
+            record_consents(user=user, source="signup", granted={
+                purpose: True for purpose in REQUIRED_FOR_CHAT} | {"training": username == "adult"})
         existing = set(User.objects.filter(username__startswith="load").values_list("username", flat=True))
         birth_date = birth_date_for_age(30, today)
         User.objects.bulk_create([
@@ -123,6 +127,12 @@ class Command(BaseCommand):
                  password=password_hash, language="zh-hans")
             for i in range(load_users) if f"load{i}" not in existing
         ], batch_size=500)
+        # Synthetic load users accept the current required versions (no audit rows: nobody decided).
+        Consent.objects.bulk_create([
+            Consent(user_id=user_id, purpose=purpose, version=current_version(purpose), granted=True, source="signup")
+            for user_id in User.objects.filter(username__startswith="load").exclude(
+                consents__purpose=ConsentPurpose.TERMS).values_list("pk", flat=True)
+            for purpose in REQUIRED_FOR_CHAT], batch_size=1000)
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready: {len(DEMO_USERS)} accounts, {len(CHARACTERS)} characters, {load_users} load users"))
 

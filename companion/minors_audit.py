@@ -1,0 +1,95 @@
+"""The yearly minors' personal-information compliance audit evidence pack (CN-MIN-15, #8 item 6).
+
+Reads only (plus one audit row saying the pack was built). Minors are accounts whose date of birth
+makes them under 18 on the last day of the year (or today, for the current year). Every figure is
+counted from the live tables and the audit log; the pack never holds a name or a message.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditEvent, Consent, User
+from accounts.policies import AgeBand, age_band, age_on
+from companion.models import Complaint, Conversation, CrisisCase, Sanction
+from guardians.models import Notification
+
+SECTIONS = ("population", "consents", "staff_access", "sharing", "deletions", "incidents")
+STAFF_READS = ("case.viewed", "complaint.viewed")
+
+
+def _bounds(year: int) -> tuple[dt.datetime, dt.datetime, dt.date]:
+    zone = timezone.get_current_timezone()
+    start = dt.datetime(year, 1, 1, tzinfo=zone)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
+    return start, end, min(dt.date(year, 12, 31), timezone.localdate())
+
+
+def minors_pi_audit(*, year: int) -> dict:
+    start, end, on = _bounds(year)
+    people = list(User.objects.exclude(birth_date=None).values_list("pk", "birth_date", "date_joined"))
+    bands = {pk: age_band(age_on(birth, on)) for pk, birth, _ in people}
+    minors = {pk for pk, band in bands.items() if band in (AgeBand.CHILD, AgeBand.MINOR)}
+    joined = {pk: when for pk, _, when in people}
+
+    minor_cases = dict(CrisisCase.objects.filter(user_id__in=minors).values_list("public_id", "user_id"))
+    minor_complaints = set(Complaint.objects.filter(user_id__in=minors).values_list("public_id", flat=True))
+    reads = AuditEvent.objects.filter(created_at__gte=start, created_at__lt=end, action__in=STAFF_READS)
+    case_reads = reads.filter(action="case.viewed", subject_id__in=[str(key) for key in minor_cases])
+    complaint_reads = reads.filter(action="complaint.viewed", subject_id__in=[str(key) for key in minor_complaints])
+    readers = set(case_reads.values_list("actor_id", flat=True)) | set(complaint_reads.values_list("actor_id", flat=True))
+
+    in_year = {"created_at__gte": start, "created_at__lt": end}
+    consent_rows = Consent.objects.filter(user_id__in=minors, at__gte=start, at__lt=end)
+    notifications = Notification.objects.filter(user_id__in=minors, **in_year)
+    pack = {
+        "year": year,
+        "as_of": on.isoformat(),
+        "generated_at": timezone.now().isoformat(),
+        "population": {
+            "minors": len(minors),
+            "under_14": sum(1 for pk in minors if bands[pk] == AgeBand.CHILD),
+            "aged_14_to_17": sum(1 for pk in minors if bands[pk] == AgeBand.MINOR),
+            "joined_this_year": sum(1 for pk in minors if start <= joined[pk] < end),
+            "with_conversations": Conversation.objects.filter(user_id__in=minors).values("user_id").distinct().count(),
+        },
+        "consents": {
+            "decisions_this_year": dict(Counter(f"{purpose}:{'given' if granted else 'withdrawn'}"
+                                                for purpose, granted in consent_rows.values_list("purpose", "granted"))),
+            # CN-DAT-06: minors' training opt-ins are never acted on; the count shows how many exist.
+            "training_opt_ins_ignored": Consent.objects.filter(user_id__in=minors, purpose="training",
+                                                               granted=True).values("user_id").distinct().count(),
+        },
+        "staff_access": {
+            "crisis_case_reads": case_reads.count(),
+            "complaint_reads": complaint_reads.count(),
+            "distinct_staff": len(readers - {None}),
+            "exports_by_minors": AuditEvent.objects.filter(action="data.exported", actor_id__in=minors,
+                                                           **in_year).count(),
+        },
+        "sharing": {
+            "training_extracts_this_year": AuditEvent.objects.filter(action="data.training_exported",
+                                                                     **in_year).count(),
+            "rules": ["training extracts leave out everyone under 18 by date of birth "
+                      "(companion/training_export.py, tested)",
+                      "the service has no other path that gives personal information to a third party"],
+            "safety_notifications_to_contacts": dict(notifications.values_list("channel").annotate(n=Count("id"))
+                                                     .order_by()),
+        },
+        "deletions": {
+            "retention_purges_this_year": AuditEvent.objects.filter(action="retention.purged", **in_year).count(),
+        },
+        "incidents": {
+            "crisis_cases_by_level": dict(CrisisCase.objects.filter(user_id__in=minors, opened_at__gte=start,
+                                                                    opened_at__lt=end)
+                                          .values_list("level").annotate(n=Count("id")).order_by()),
+            "sanctions": Sanction.objects.filter(user_id__in=minors, **in_year).count(),
+            "complaints_filed": Complaint.objects.filter(user_id__in=minors, **in_year).count(),
+        },
+    }
+    audit.record("data.minors_audit_built", actor=None, data={"year": year, "minors": len(minors)})
+    return pack
