@@ -45,6 +45,10 @@ ACTIONS = {
     "auth.login": _("Signed in"),
     "auth.logout": _("Signed out"),
     "auth.login_failed": _("Failed sign-in"),
+    "auth.mfa_activated": _("Two-factor authentication set up"),
+    "auth.mfa_deactivated": _("Two-factor authentication removed"),
+    "auth.mfa_codes_regenerated": _("Two-factor recovery codes regenerated"),
+    "auth.mfa_failed": _("Wrong two-factor code"),
     "role.granted": _("Role granted"),
     "role.revoked": _("Role revoked"),
     "admin.added": _("Admin site: added"),
@@ -77,6 +81,11 @@ ACTIONS = {
     "contact.deactivated": _("Guardian or emergency contact removed"),
     "data.exported": _("Conversation exported"),
     "data.training_exported": _("Training-data extract made"),
+    "data.export_requested": _("Copy of personal data requested"),
+    "data.export_downloaded": _("Copy of personal data downloaded"),
+    "data.conversation_deleted": _("Conversation deleted by the user"),
+    "data.conversations_deleted": _("All conversations deleted by the user"),
+    "account.closed": _("Account closed and personal data deleted"),
     "data.minors_audit_built": _("Minors' personal-information audit pack built"),
     "complaint.filed": _("Complaint, report or appeal filed"),
     "complaint.viewed": _("Complaint opened by staff"),
@@ -96,6 +105,10 @@ ACTIONS = {
     "retention.purged": _("Records past retention purged"),
     "consent.granted": _("Consent given"),
     "consent.withdrawn": _("Consent withdrawn"),
+    "identity.code_sent": _("Mobile verification code sent"),
+    "identity.code_refused": _("Mobile verification code refused"),
+    "identity.phone_verified": _("Mobile number verified"),
+    "account.age_band_changed": _("Age band changed (birthday)"),
 }
 
 # Who is acting and from where, for the current request (AuditContextMiddleware). The actor

@@ -1,4 +1,6 @@
 from django import forms
+from django.contrib import messages
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.utils import timezone
 from django.urls import reverse
@@ -6,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy as _
 
 from accounts.consents import record_consents
+from accounts.identity import CODE_DIGITS, PhoneVerificationRefused, checked_phone, send_phone_code
 from accounts.models import Region
 from accounts.policies import birth_date_problem
 
@@ -15,10 +18,18 @@ BIRTH_DATE_ERRORS = {
 }
 
 
+def phone_field() -> forms.CharField:
+    return forms.CharField(label=_("Mobile number"), max_length=24,
+                           widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+                           help_text=_("We text you a code to confirm it. Mainland mobiles may leave out +86; "
+                                       "other numbers need their country code."))
+
+
 class ProfileSignupForm(forms.Form):
     """Extra sign-up fields; allauth mixes this into its own form (ACCOUNT_SIGNUP_FORM_CLASS).
 
-    CN-REG-02: the date of birth is mandatory; the age band follows from it.
+    CN-REG-02: the date of birth is mandatory; the age band follows from it. CN-REG-04: so is a
+    mobile number, verified by a texted code before the first chat.
     """
 
     birth_date = forms.DateField(
@@ -27,6 +38,7 @@ class ProfileSignupForm(forms.Form):
         help_text=_("We use it to apply protections for minors and older users."),
     )
     region = forms.ChoiceField(label=_("Region"), choices=Region.choices, initial=Region.CN)
+    phone = phone_field()
     # CN-REG-01, CN-DAT-07: the agreement and the separate sensitive-information consent are each
     # their own box; the training opt-in (CN-DAT-06) is separate again and starts unticked.
     accept_terms = forms.BooleanField(
@@ -54,15 +66,45 @@ class ProfileSignupForm(forms.Form):
             raise forms.ValidationError(BIRTH_DATE_ERRORS[problem], code=problem)
         return birth_date
 
+    def clean(self):
+        """The number is checked before allauth saves anything: a bad, taken or flooded number
+        leaves no half-made account behind."""
+        cleaned_data = super().clean()
+        if cleaned_data.get("phone") and cleaned_data.get("region"):
+            try:
+                cleaned_data["phone"] = checked_phone(cleaned_data["phone"], region=cleaned_data["region"])
+            except PhoneVerificationRefused as refusal:
+                self.add_error("phone", forms.ValidationError(str(refusal), code=refusal.reason))
+        return cleaned_data
+
     def signup(self, request, user):
         user.birth_date = self.cleaned_data["birth_date"]
         user.region = self.cleaned_data["region"]
         user.language = getattr(request, "LANGUAGE_CODE", user.language)
+        user.age_band_recorded = user.age_band.value  # the daily job records moves from here on
         with transaction.atomic():
-            user.save(update_fields=["birth_date", "region", "language"])
+            user.save(update_fields=["birth_date", "region", "language", "age_band_recorded"])
             record_consents(user=user, source="signup", granted={
                 "terms": True, "privacy": True, "sensitive": True,
                 "training": self.cleaned_data.get("allow_training", False)})
+        try:
+            send_phone_code(user=user, phone=self.cleaned_data["phone"])
+        except PhoneVerificationRefused as refusal:
+            # Lost a race since `clean` (the number verified elsewhere, or its hourly cap reached):
+            # the code page, where sign-up lands, says why and asks for a number.
+            messages.error(request, str(refusal))
+
+
+class PhoneNumberForm(forms.Form):
+    """Another number, or the same again, on the code page (CN-REG-04); identity checks it."""
+    phone = phone_field()
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"), max_length=12,
+        validators=[RegexValidator(rf"^\d{{{CODE_DIGITS}}}$", _("The code is the 6 digits in the text message."))],
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}))
 
 
 class ConsentForm(forms.Form):

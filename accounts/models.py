@@ -29,10 +29,23 @@ class User(AbstractUser):
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
     region = models.CharField(_("region"), max_length=8, choices=Region.choices, default=Region.CN)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    # CN-REG-04: the mobile number the person proved they hold (E.164), set only by
+    # accounts.identity.verify_phone_code; a number waiting for its code lives on PhoneCode. Blank for
+    # staff, who verify by TOTP, and for accounts from before this check.
+    phone = models.CharField(_("mobile number"), max_length=16, blank=True)
+    phone_verified_at = models.DateTimeField(_("mobile number verified at"), null=True, blank=True)
+    # CN-REG-02, CN-REG-05: the band the daily job last saw, so a birthday that moves someone
+    # between bands is recorded once (accounts.identity.recompute_age_bands). The live band is
+    # always `age_band`, from the birth date.
+    age_band_recorded = models.CharField(_("age band last recorded"), max_length=8, blank=True)
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            # One account per verified number: the number is the real-identity anchor (CN-REG-04).
+            models.UniqueConstraint(fields=["phone"], condition=~models.Q(phone=""), name="user_phone_unique"),
+        ]
 
     @property
     def age(self) -> int | None:
@@ -106,3 +119,25 @@ class Consent(models.Model):
         indexes = [models.Index(fields=["user", "purpose", "-at"], name="consent_latest_idx")]
         verbose_name = _("consent")
         verbose_name_plural = _("consents")
+
+
+class PhoneCode(models.Model):
+    """One one-time code texted to a mobile number (CN-REG-04). Only a keyed hash of the code is
+    stored; the newest code of a user is the only one that counts. Written by accounts.identity."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_codes")
+    phone = models.CharField(_("mobile number"), max_length=16)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("sent at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="phonecode_user_idx"),
+                   models.Index(fields=["phone", "-created_at"], name="phonecode_phone_idx")]
+        verbose_name = _("phone verification code")
+        verbose_name_plural = _("phone verification codes")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.created_at:%Y-%m-%d %H:%M}"

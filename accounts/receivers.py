@@ -1,7 +1,10 @@
-"""Audit rows for events Django and allauth announce: sign-ins, role changes, admin-site edits
-(BX-11, CN-DAT-02). Connected in AccountsConfig.ready()."""
+"""Audit rows for events Django and allauth announce: sign-ins, two-factor changes, role changes,
+admin-site edits (BX-11, CN-DAT-02). Connected in AccountsConfig.ready()."""
 import json
 
+# allauth's own session record of passed authentication steps (not a public module; pinned version).
+from allauth.account.internal.flows.login import record_authentication
+from allauth.mfa.models import Authenticator
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import Group
 
@@ -32,6 +35,32 @@ def login_failed(sender, credentials, request=None, **kwargs):
                or User.objects.filter(email__iexact=login).values_list("pk", flat=True).first()) if login else None
     audit.record("auth.login_failed", actor=None, subject_type="user" if account else "",
                  subject_id=account or "", ip=_ip(request))
+
+
+def mfa_added(sender, request, user, authenticator, **kwargs):
+    """An authenticator app (or its recovery codes) was set up. Activating the app took a code from
+    it, so the session that did it has passed the second factor (accounts.middleware
+    `second_factor_due`): staff go on to their pages without typing a second code."""
+    audit.record("auth.mfa_activated", actor=user, subject_type="user", subject_id=user.pk,
+                 data={"type": authenticator.type}, ip=_ip(request))
+    if request is not None and authenticator.type == Authenticator.Type.TOTP:
+        record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type, activated=True)
+
+
+def mfa_removed(sender, request, user, authenticator, **kwargs):
+    audit.record("auth.mfa_deactivated", actor=user, subject_type="user", subject_id=user.pk,
+                 data={"type": authenticator.type}, ip=_ip(request))
+
+
+def mfa_reset(sender, request, user, authenticator, **kwargs):
+    audit.record("auth.mfa_codes_regenerated", actor=user, subject_type="user", subject_id=user.pk,
+                 data={"type": authenticator.type}, ip=_ip(request))
+
+
+def mfa_failed(sender, request, user, authenticator, **kwargs):
+    """A wrong code, at sign-in (nobody is signed in yet, as with `login_failed`) or re-authentication."""
+    audit.record("auth.mfa_failed", actor=None, subject_type="user", subject_id=user.pk,
+                 data={"type": authenticator.type}, ip=_ip(request))
 
 
 def groups_changed(sender, instance, action, reverse, pk_set, **kwargs):

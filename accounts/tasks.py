@@ -1,7 +1,7 @@
-"""Celery wrappers for the audit log (STYLE.md §4)."""
+"""Celery wrappers for the audit log and the daily age bands (STYLE.md §4)."""
 from celery import shared_task
 
-from accounts import audit
+from accounts import audit, identity
 
 
 @shared_task(acks_late=True)
@@ -11,3 +11,10 @@ def audit_daily() -> dict:
     purged = audit.purge_expired()
     head = audit.export_anchor()
     return {"purged": purged, "head_id": head[0] if head else None}
+
+
+@shared_task(acks_late=True)
+def recompute_age_bands() -> dict:
+    """Daily just after midnight (CELERY_TIMEZONE): birthdays move people between age bands
+    (CN-REG-02, CN-REG-05); each move is stored and audited once, so a rerun changes nothing."""
+    return {"changed": identity.recompute_age_bands()}

@@ -3,13 +3,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from accounts.consents import consent_states, current_version, missing_for_chat, update_consents
-from accounts.forms import ConsentForm
+from accounts.forms import ConsentForm, PhoneCodeForm, PhoneNumberForm
+from accounts.identity import (PhoneVerificationRefused, is_live, latest_phone_code, needs_phone_verification,
+                               resend_wait, send_phone_code, verify_phone_code)
 from accounts.services import set_user_language
 
 
@@ -68,6 +71,49 @@ def reconsent(request):
     return render(request, "accounts/reconsent.html", {
         "form": form, "missing": missing, "next": next_url,
         "versions": {state.purpose: state.current_version for state in states}})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phone_verification(request):
+    """`/accounts/phone/` (CN-REG-04): where sign-up lands and chat sends an unverified account.
+    Enter the texted code, ask for another (`resend`) or give another number (`send`). Verified
+    and staff accounts go straight on to `next`."""
+    next_url = _safe_next(request, reverse("home"))
+    if not needs_phone_verification(request.user):
+        return redirect(next_url)
+    action = request.POST.get("action") if request.method == "POST" else None
+    code_form = PhoneCodeForm(request.POST if action == "verify" else None)
+    latest = latest_phone_code(request.user)
+    resend_error = ""
+    number_form = PhoneNumberForm(request.POST if action == "send" else None,
+                                  initial={"phone": latest.phone if latest else ""})
+    try:
+        if action == "verify" and code_form.is_valid():
+            verify_phone_code(user=request.user, code=code_form.cleaned_data["code"])
+            messages.success(request, gettext("Thank you: your mobile number is verified."))
+            return redirect(next_url)
+        if action == "resend" and latest is not None:
+            send_phone_code(user=request.user, phone=latest.phone)
+            messages.success(request, gettext("A new code is on its way."))
+            return redirect(request.get_full_path())
+        if action == "send" and number_form.is_valid():
+            send_phone_code(user=request.user, phone=number_form.cleaned_data["phone"])
+            messages.success(request, gettext("A code is on its way."))
+            return redirect(request.get_full_path())
+    except PhoneVerificationRefused as refusal:
+        if action == "resend":
+            resend_error = str(refusal)
+        else:
+            (number_form if action == "send" else code_form).add_error(None, str(refusal))
+        latest = latest_phone_code(request.user)  # a refused try still counts against the code
+    now = timezone.now()
+    return render(request, "accounts/phone.html", {
+        "code_form": code_form, "number_form": number_form, "next": next_url, "latest": latest,
+        "resend_error": resend_error,
+        "live": latest is not None and is_live(latest, now),
+        "resend_in": resend_wait(now=now, last_sent_at=latest.created_at if latest else None),
+    })
 
 
 LEGAL_DOCUMENTS = {"terms": "accounts/legal/terms.html", "privacy": "accounts/legal/privacy.html"}

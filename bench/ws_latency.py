@@ -110,7 +110,9 @@ def create_sessions(names: list[str]) -> list[str]:
     """A signed-in session per user name, written straight into the session store (no password
     hashing); the session keys in the same order (after setup_django)."""
     from importlib import import_module
+    from types import SimpleNamespace
 
+    from allauth.account.internal.flows.login import record_authentication
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 
@@ -126,6 +128,8 @@ def create_sessions(names: list[str]) -> list[str]:
         session[SESSION_KEY] = user._meta.pk.value_to_string(user)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        # As after password and code: staff sessions need the second factor (accounts.middleware).
+        record_authentication(SimpleNamespace(session=session), user, "mfa", type="totp")
         session.create()
         keys.append(session.session_key)
     return keys

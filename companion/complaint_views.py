@@ -6,21 +6,28 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language, gettext, gettext_lazy as _
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import audit
 from accounts.models import AuditEvent
 from accounts.selectors import usernames
 from companion import complaints
-from companion.complaint_forms import AnswerForm, ComplaintForm, EscalateForm, ResolveForm, StaffFilterForm
+from companion.complaint_forms import (
+    AnswerForm,
+    ComplaintForm,
+    EscalateForm,
+    ResolveForm,
+    StaffFilterForm,
+)
 from companion.models import Complaint, ComplaintKind, ComplaintTarget, Message
 from companion.reports import month_bounds
+from companion.staff_pages import compliance_gate
 
 PAGE_SIZE = 50
 
@@ -106,14 +113,7 @@ def complaint_status(request, public_id):
 # --- staff ----------------------------------------------------------------------------------------
 
 def _staff(request, *, write: bool):
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    allowed = complaints.may_handle_complaints if write else complaints.may_read_complaints
-    if not allowed(request.user):
-        raise PermissionDenied
-    request.can_edit = complaints.may_handle_complaints(request.user)
-    request.can_read_audit = True  # compliance officers and regulators, the same two roles
-    return None
+    return compliance_gate(request, write=write, may_write=complaints.may_handle_complaints, may_read=complaints.may_read_complaints)
 
 
 @require_GET

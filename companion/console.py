@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 
+from accounts.middleware import second_factor_due
 from accounts.policies import interface_language
 from companion import broadcast, crisis, protocol
 from companion.asyncdb import in_db_thread
@@ -60,6 +61,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=4401)
         if not await in_db_thread(may_use_console)(self.user):
             return await self.close(code=4403)
+        # Issue #4 item 5: as for the console page, the session must have passed two-factor
+        # authentication; 4401 because the client cannot fix it by retrying, only by signing in again.
+        if await in_db_thread(second_factor_due)(self.user, self.scope["session"]):
+            return await self.close(code=4401)
         self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
                                            self.user.language, dict(settings.LANGUAGES))
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)

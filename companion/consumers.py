@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts.consents import missing_for_chat
+from accounts.identity import needs_phone_verification
 from accounts.policies import interface_language
 from companion import broadcast, llm, notices, protocol, sanctions
 from companion.asyncdb import in_db_thread
@@ -55,6 +56,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=4401)
         if await in_db_thread(missing_for_chat)(self.user):  # CN-REG-01: the chat page asks for consent first
             return await self.close(code=4412)
+        if await in_db_thread(needs_phone_verification)(self.user):  # CN-REG-04: the chat page asks for the code
+            return await self.close(code=4413)
         self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
                                            self.user.language, dict(settings.LANGUAGES))
         # Joined before the check, so a sanction imposed meanwhile still reaches this socket.

@@ -578,3 +578,30 @@ class Incident(models.Model):
 
     def note_for(self, language: str) -> str:
         return self.note_en if language == "en" else self.note_zh
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Being prepared")
+    READY = "ready", _("Ready to download")
+    FAILED = "failed", _("Failed")
+
+
+class DataExport(models.Model):
+    """A copy of everything we hold about one person (CN-DAT-04, CN-DAT-09), built by a Celery task.
+    The ZIP is stored encrypted (Fernet, FIELD_ENCRYPTION_KEYS) in the row, so deleting the row
+    deletes the file; it expires after COMPANION_DATA_EXPORT_DAYS and is purged with the account."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    archive = models.BinaryField(null=True, blank=True, editable=False)  # encrypted ZIP
+    size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("data export")
+        verbose_name_plural = _("data exports")

@@ -4,8 +4,6 @@ read-only archive of an ended character, the public status page, and the complia
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,8 +17,8 @@ from companion import notices
 from companion.exports import conversation_export, render_export_html
 from companion.models import Conversation
 from companion.notice_forms import IncidentForm, ResolveIncidentForm, ScheduleNoticeForm
+from companion.staff_pages import compliance_gate
 from companion.views import EXPORT_FORMATS, _attachment
-
 
 # --- users ----------------------------------------------------------------------------------------
 
@@ -101,14 +99,7 @@ def status_page(request):
 # --- staff ----------------------------------------------------------------------------------------
 
 def _staff(request, *, write: bool):
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    allowed = notices.may_schedule_notices if write else notices.may_read_notices
-    if not allowed(request.user):
-        raise PermissionDenied
-    request.can_edit = notices.may_schedule_notices(request.user)
-    request.can_read_audit = True  # compliance officers and regulators, the same two roles
-    return None
+    return compliance_gate(request, write=write, may_write=notices.may_schedule_notices, may_read=notices.may_read_notices)
 
 
 def _staff_page(request, *, form=None, incident_form=None, status=200):

@@ -20,8 +20,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.models import PhoneCode
 from companion.models import (CaseStatus, Complaint, ComplaintStatus, CrisisCase, DependenceScore, DrillRun,
                               Reminder, Sanction)
+from companion.privacy import purge_expired_exports
 from guardians.models import Notification
 
 
@@ -85,21 +87,29 @@ def _purge_drill_runs(cutoff: dt.datetime) -> int:
     return DrillRun.objects.filter(started_at__lt=cutoff).exclude(outcome=DrillRun.Outcome.RUNNING).delete()[0]
 
 
+def _purge_phone_codes(cutoff: dt.datetime) -> int:
+    """Codes are only needed while they can be used and for the hourly sending limit."""
+    return PhoneCode.objects.filter(expires_at__lt=cutoff - dt.timedelta(days=1)).delete()[0]
+
+
 def _purge_sessions(cutoff: dt.datetime) -> int:
     return Session.objects.filter(expire_date__lt=timezone.now()).delete()[0]
 
 
 UNTIL_DELETION = "until the user deletes it or closes the account"
 POLICIES: tuple[Policy, ...] = (
-    Policy("accounts.User", "until the account is closed", "PIPL art. 47: deleted on closure (#4 privacy centre)"),
+    Policy("accounts.User", "until the account is closed, then an anonymous stub",
+           "PIPL art. 47: personal data deleted on closure; the stub keeps sanction records linked (CN-CRI-09)"),
     # Purged by accounts.tasks.audit_daily, which keeps the hash chain verifiable (docs/audit.md).
     Policy("accounts.AuditEvent", "AUDIT_RETENTION_DAYS (184, never less), then purged daily",
            "Cybersecurity Law art. 21: network logs at least 6 months; a trigger refuses younger deletions",
            purged_by="daily (`audit_daily`)"),
+    Policy("accounts.PhoneCode", "1 day after it expires, then purged nightly (only a hash of the code is stored)",
+           "CN-REG-04 sign-up verification; abuse limits", "", _purge_phone_codes),
     Policy("accounts.Consent", "until the account is closed, withdrawals included",
            "PIPL art. 14-17: proof of what was agreed and when (CN-DAT-07)"),
     Policy("companion.Character", "while offered, then kept as the service record", "CN-EMO-08 review records"),
-    Policy("companion.Conversation", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05 (#4 deletion)"),
+    Policy("companion.Conversation", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05 (privacy centre)"),
     Policy("companion.Message", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05; encrypted at rest (CN-DAT-01)"),
     Policy("companion.UsageClock", "one row per account, overwritten", "CN-USE-01 usage clock"),
     Policy("companion.Reminder", "{days} days", "CN-USE-01, CN-DIS-02: proof reminders were shown",
@@ -113,6 +123,8 @@ POLICIES: tuple[Policy, ...] = (
            "sanctions", _purge_sanctions),
     Policy("companion.DependenceScore", "{days} days", "CN-EMO-06: only recent scores are needed",
            "dependence_scores", _purge_dependence_scores),
+    Policy("companion.DataExport", "until it expires (COMPANION_DATA_EXPORT_DAYS), then purged nightly",
+           "CN-DAT-09: a copy for the person; stored encrypted", "", purge_expired_exports),
     Policy("companion.Complaint", "{days} days after resolution", "CN-CMP-04; Civil Code art. 188 limitation period",
            "complaints", _purge_complaints),
     Policy("companion.ServiceNotice", "kept", "CN-SVC-01: the record of advance notice"),

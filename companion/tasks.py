@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.utils import translation
 from django.utils.translation import gettext
 
-from companion import complaints, notices, retention
+from companion import complaints, notices, privacy, retention
 from companion.broadcast import announce_fallback_sync
 from companion.crisis import close_quiet_cases, overdue_case_ids, run_sla_fallback
 from companion.dependence import score_all
@@ -93,3 +93,9 @@ def carry_out_service_notices() -> dict:
     """Every minute (beat): CN-SVC-01 deliveries a lost task or a failed send left undone, and on
     its date a suspension or discontinuation ends chat (open sockets get `closed` `service_ended`)."""
     return notices.carry_out_notices()
+
+
+@shared_task(acks_late=True)
+def build_data_export(export_id: int) -> bool:
+    """CN-DAT-09: build one person's copy of their data; idempotent (companion/privacy.py)."""
+    return privacy.build_export(export_id=export_id)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.views import legal, privacy_centre, reconsent, set_language
-from companion import complaint_views, notice_views, views
+from accounts.views import legal, phone_verification, privacy_centre, reconsent, set_language
+from companion import complaint_views, notice_views, privacy_views, views
 from companion.regulator import site as regulator_site
 from moderation.urls import public_urlpatterns
 
@@ -21,7 +21,17 @@ urlpatterns = [
     # CN-DAT-07, CN-REG-01: the privacy centre, the re-consent screen and the published policies.
     path("privacy/", privacy_centre, name="privacy"),
     path("privacy/consents/", reconsent, name="reconsent"),
+    # CN-DAT-04/05/09, BX-10: copy and delete one's data.
+    path("privacy/data/", privacy_views.data_page, name="privacy_data"),
+    path("privacy/data/export/", privacy_views.request_export, name="privacy_export"),
+    path("privacy/data/export/<uuid:public_id>/", privacy_views.download_export, name="privacy_export_download"),
+    path("privacy/data/conversations/<uuid:public_id>/delete/", privacy_views.delete_conversation,
+         name="privacy_delete_conversation"),
+    path("privacy/data/conversations/delete/", privacy_views.delete_everything, name="privacy_delete_all"),
+    path("privacy/data/close-account/", privacy_views.close_account, name="privacy_close_account"),
     path("legal/<slug:document>/", legal, name="legal"),
+    # CN-REG-04: the texted code after sign-up, before allauth's own accounts/ paths.
+    path("accounts/phone/", phone_verification, name="phone_verification"),
     path("accounts/", include("allauth.urls")),
     # CN-CMP-01/02: complaints, reports and appeals (public), and the compliance team's queue.
     path("help/complaints/", complaint_views.help_page, name="complaints_help"),

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import audit
 from accounts.consents import missing_for_chat
+from accounts.identity import needs_phone_verification
 from companion import llm, notices, sanctions
 from companion.console import may_use_console
 from companion.crisis import sla_seconds
@@ -52,6 +53,8 @@ def chat(request, character_slug: str):
         raise Http404 from None
     if missing_for_chat(request.user):  # CN-REG-01, CN-DAT-07: a new or missing consent is asked first
         return redirect(reverse("reconsent") + "?" + urlencode({"next": request.get_full_path()}))
+    if needs_phone_verification(request.user):  # CN-REG-04: the texted code comes before the first chat
+        return redirect(reverse("phone_verification") + "?" + urlencode({"next": request.get_full_path()}))
     language = get_language()
     blocking = sanctions.blocking_sanction(request.user.pk)
     if blocking is not None:  # CN-CRI-09: a suspended or terminated account sees why, and how to appeal

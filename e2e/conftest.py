@@ -155,7 +155,18 @@ def server_database():
 
 
 @pytest.fixture(scope="session")
-def server_env(server_database) -> dict:
+def e2e_sms_gateway():
+    """The local SMS gateway (tests/fakes/sms_gateway.py) the server texts sign-up codes to, so a
+    browser test reads a code as a person reads their phone (CN-REG-04)."""
+    from tests.fakes.sms_gateway import FakeSMSGateway
+
+    gateway = FakeSMSGateway().start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(server_database, e2e_sms_gateway) -> dict:
     env = dict(os.environ)
     # The server must run like production would here: real settings, async-safety on.
     for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "SQLITE_PATH", "DJANGO_ENV", "PYTEST_CURRENT_TEST"):
@@ -172,6 +183,9 @@ def server_env(server_database) -> dict:
         # the queue flag it without waiting an hour (nothing else files one).
         "COMPANION_COMPLAINT_TRIAGE_MINUTES": "0",
         "CHANNEL_LAYER_PREFIX": f"e2e-{os.getpid()}-{secrets.token_hex(3)}-",
+        "SMS_BACKEND": "guardians.sms.HTTPGatewaySMSBackend",
+        "SMS_GATEWAY_URL": e2e_sms_gateway.url,
+        "SMS_GATEWAY_TOKEN": e2e_sms_gateway.token,
         "PYTHONUNBUFFERED": "1",
     })
     # Rate-limit counters live in the cache, tasks in the broker: a prefix of this run's own keeps

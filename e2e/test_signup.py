@@ -1,5 +1,8 @@
-"""Accounts in a real browser: sign-up with a date of birth (CN-REG-02), minors kept from adult-only roles."""
+"""Accounts in a real browser: sign-up with a date of birth (CN-REG-02) and a mobile number verified by
+a texted code (CN-REG-04), minors kept from adult-only roles."""
+import re
 import secrets
+import time
 
 import pytest
 from browser_helpers import login, open_chat, send_message, wait_for_reply
@@ -8,9 +11,21 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 
 
-def test_new_user_signs_up_and_chats_with_mentor(new_context):
+def texted_code(gateway, to: str, timeout: float = 10) -> str:
+    """The code in the newest text the server sent to `to` through the local gateway."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for request in reversed(list(gateway.requests)):
+            if request["json"].get("to") == to:
+                return re.search(r"\b(\d{6})\b", request["json"]["text"]).group(1)
+        time.sleep(0.05)
+    pytest.fail(f"no text to {to} reached the gateway in {timeout}s")
+
+
+def test_new_user_signs_up_and_chats_with_mentor(new_context, e2e_sms_gateway):
     page = new_context("en-US").new_page()
     username = f"e2e{secrets.token_hex(4)}"
+    mobile = f"136{secrets.randbelow(10 ** 8):08d}"
     page.goto("/accounts/signup/")
     form = page.locator("form:has(input[name=password1])")
     form.locator("input[name=email]").fill(f"{username}@example.com")
@@ -19,6 +34,7 @@ def test_new_user_signs_up_and_chats_with_mentor(new_context):
     form.locator("input[name=password2]").fill("Harbour-lantern-7391")
     form.locator("input[name=birth_date]").fill("1990-05-01")
     form.locator("select[name=region]").select_option("CN")
+    form.locator("input[name=phone]").fill(mobile)
     form.locator("input[name=accept_terms]").check()  # CN-REG-01, CN-DAT-07: each consent its own box
     form.locator("input[name=accept_sensitive]").check()
     expect(form.locator("input[name=allow_training]")).not_to_be_checked()  # CN-DAT-06: off by default
@@ -26,6 +42,11 @@ def test_new_user_signs_up_and_chats_with_mentor(new_context):
         form.locator("[type=submit]").click()
     expect(page.get_by_test_id("whoami")).to_have_text(username)
 
+    # CN-REG-04: sign-up lands on the code page; the code is texted to the number given.
+    expect(page.get_by_test_id("code-sent-to")).to_contain_text(f"+86{mobile}")
+    page.locator("input[name=code]").fill(texted_code(e2e_sms_gateway, f"+86{mobile}"))
+    with page.expect_navigation():
+        page.get_by_test_id("verify-code").click()
     open_chat(page, "mentor")
     reply = send_message(page, "Hello, can you help me plan my week?")
     expect(reply.locator(".msg-label")).to_have_text("AI-generated")

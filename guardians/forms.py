@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from guardians.models import ContactKind, ContactLanguage
-from guardians.policies import normalise_phone
+from accounts.policies import normalise_phone
 
 
 class ContactForm(forms.Form):

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from guardians.policies import normalise_phone
+from accounts.policies import normalise_phone
 
 
 def validate_phone(value: str) -> None:

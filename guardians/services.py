@@ -29,7 +29,7 @@ from accounts import audit
 from accounts.models import User
 from guardians import tasks
 from guardians.models import Channel, Contact, ContactKind, Notification, Reason, Status
-from guardians.policies import normalise_phone
+from accounts.policies import normalise_phone
 from guardians.selectors import access_contact_by_id, guardian_account, safety_contacts
 from guardians.sms import SMS, sms_backend
 from guardians.texts import safety_notice

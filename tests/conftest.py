@@ -11,6 +11,11 @@ from companion import llm
 pytest_plugins = ["tests.fixtures"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "without_second_factor: staff users get no TOTP authenticator and "
+                                       "force_login no second-factor record (tests/fixtures.py)")
+
+
 def pytest_sessionstart(session):
     """Under CI the suite must run on the real services (DEVELOPERS.md): fail loudly, never fall back."""
     if os.environ.get("CI") != "true":

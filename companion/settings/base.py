@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     # Ours, in dependency order (STYLE.md §1): companion → guardians → moderation → accounts.
     "accounts",
     "moderation",
@@ -89,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After auth and messages: staff pages need a session that passed two-factor authentication.
+    "accounts.middleware.StaffSecondFactorMiddleware",
     "companion.middleware.ContentSecurityPolicyMiddleware",
 ]
 
@@ -192,6 +195,18 @@ ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own limits: failed logins per IP and per account, sign-ups per IP.
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "signup": "20/h/ip"}
 ACCOUNT_SESSION_REMEMBER = None
+# Two-factor authentication (allauth.mfa; issue #4 item 5): staff accounts (accounts.middleware) must
+# sign in with a TOTP code, or a recovery code, before any staff page or the console socket. Codes
+# are RFC 6238 (SHA-1, 30 s, 6 digits) so any authenticator app works. MFA_TOTP_TOLERANCE stays 0:
+# allauth refuses a used code for one period only, so accepting the neighbouring steps too would let
+# a code seen over someone's shoulder be replayed (RFC 6238 §5.2: never accept an OTP twice).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = os.environ.get("COMPANION_SERVICE_NAME", "Haven")
+# Staff areas behind the second factor, by path prefix (the console socket checks on its own).
+ACCOUNTS_STAFF_PATHS = ("/console/", "/compliance/", "/regulator/", "/admin/")
+# The shared TOTP secret (base32) that `seed_demo` gives every demo staff account; print its current
+# code with `manage.py demo_totp_code`. Demo data only: real staff enrol their own authenticator app.
+ACCOUNTS_DEMO_TOTP_SECRET = os.environ.get("DEMO_TOTP_SECRET", "HAVENDEMOSTAFFTOTPSECRETKEY23456")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
@@ -424,3 +439,16 @@ CELERY_BEAT_SCHEDULE["audit-daily-purge-and-head"] = {"task": "accounts.tasks.au
 # their next chat; a new training version makes earlier training consents lapse.
 ACCOUNTS_POLICY_VERSIONS = {"terms": "2026-11-01", "privacy": "2026-11-01", "sensitive": "2026-11-01",
                             "training": "2026-11-01"}
+# CN-DAT-09: a copy of one's data (companion/privacy.py) can be downloaded for this many days.
+COMPANION_DATA_EXPORT_DAYS = 7
+# CN-REG-04: mobile-number verification at sign-up (accounts/identity.py). A code lives 10 minutes
+# and allows 5 tries; codes go out at most every 60 s and 5 an hour per account and per number.
+# Sign-up lands on the code page; chat waits for it.
+ACCOUNTS_PHONE_CODE_TTL_SECONDS = 600
+ACCOUNTS_PHONE_CODE_MAX_ATTEMPTS = 5
+ACCOUNTS_PHONE_CODE_RESEND_SECONDS = 60
+ACCOUNTS_PHONE_CODES_PER_HOUR = 5
+ACCOUNT_SIGNUP_REDIRECT_URL = "phone_verification"
+# CN-REG-02, CN-REG-05: birthdays move people between age bands; recorded just after midnight.
+CELERY_BEAT_SCHEDULE["accounts-daily-age-bands"] = {"task": "accounts.tasks.recompute_age_bands",
+                                                   "schedule": crontab(hour=0, minute=5)}

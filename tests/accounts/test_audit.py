@@ -14,21 +14,9 @@ from django.urls import reverse
 
 from accounts import audit
 from accounts.models import AuditEvent
-from tests.fixtures import UserFactory
+from tests.fixtures import UserFactory, client_for, staff
 
 PASSWORD = "correct-horse-battery"
-
-
-def staff(role: str, **fields):
-    user = UserFactory(**fields)
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
-def client_for(user, language: str = "en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user)
-    return client
 
 
 class guard_lifted:

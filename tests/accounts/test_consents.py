@@ -5,15 +5,9 @@ from django.urls import reverse
 
 from accounts.consents import consent_states, has_training_consent, missing_for_chat, update_consents
 from accounts.models import AuditEvent, Consent
-from tests.fixtures import UserFactory, open_socket
+from tests.fixtures import UserFactory, client_for, open_socket
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user, language="en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user)
-    return client
 
 
 def test_a_new_policy_version_asks_again_before_the_next_chat(demo, settings):

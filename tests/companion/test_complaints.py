@@ -5,10 +5,8 @@ import uuid
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,24 +17,11 @@ from companion.models import (Author, Complaint, ComplaintKind, ComplaintStatus,
 from companion.reports import month_bounds
 from companion.sanctions import impose_sanction, notice_frame
 from companion.tasks import flag_overdue_complaints
-from tests.fixtures import UserFactory
+from tests.fixtures import UserFactory, client_for, staff
 
 pytestmark = pytest.mark.django_db(transaction=True)  # mail goes out on commit
 
 REPORT_TEXT = "This character keeps pushing people to spend money and it scared me."
-
-
-def staff(role: str, **fields):
-    user = UserFactory(**fields)
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
-def client_for(user=None, language: str = "en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def ai_reply(user, text="Sure, tell me more.") -> Message:

@@ -6,8 +6,6 @@ import json
 import pytest
 import time_machine
 from channels.db import database_sync_to_async
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -15,7 +13,7 @@ from companion import notices
 from companion.models import (Author, Character, Conversation, Incident, Message, NoticeKind, ServiceNotice,
                               ServiceNoticeDelivery)
 from companion.tasks import carry_out_service_notices, deliver_service_notice
-from tests.fixtures import UserFactory, frames_until, join, open_socket
+from tests.fixtures import UserFactory, client_for, frames_until, join, open_socket, staff
 
 pytestmark = pytest.mark.django_db(transaction=True)  # tasks and mail run on commit
 
@@ -24,19 +22,6 @@ DAY = dt.timedelta(days=1)
 
 def db(func):
     return database_sync_to_async(func)()
-
-
-def staff(role: str, **fields):
-    user = UserFactory(**fields)
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
-def client_for(user=None, language: str = "en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def local_input(moment: dt.datetime) -> str:

@@ -89,15 +89,19 @@ def _csrf(client, url):
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
 
-def test_sign_up_with_birth_date_then_chat(client, demo):
+def test_sign_up_with_birth_date_then_chat(client, demo, sms_gateway, django_capture_on_commit_callbacks):
     client.handler.enforce_csrf_checks = True
     token = _csrf(client, "/accounts/signup/")
-    response = client.post("/accounts/signup/", {
-        "csrfmiddlewaretoken": token, "email": "new@example.com", "username": "newbie",
-        "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
-        "birth_date": "1995-03-04", "region": "CN", "accept_terms": "on", "accept_sensitive": "on"},
-        HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/signup/", {
+            "csrfmiddlewaretoken": token, "email": "new@example.com", "username": "newbie",
+            "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
+            "birth_date": "1995-03-04", "region": "CN", "phone": "13800138000", "accept_terms": "on",
+            "accept_sensitive": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"] == "/accounts/phone/"  # CN-REG-04
+    code = re.search(r"\b(\d{6})\b", sms_gateway.requests[-1]["json"]["text"]).group(1)
+    client.post("/accounts/phone/", {"csrfmiddlewaretoken": _csrf(client, "/accounts/phone/"), "action": "verify",
+                                     "code": code})
     user = User.objects.get(username="newbie")
     assert str(user.birth_date) == "1995-03-04" and user.region == "CN" and user.language == "en"
     # CN-DAT-07: one ledger row per purpose; the training opt-in was left unticked and is recorded as such.

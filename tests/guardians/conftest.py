@@ -6,7 +6,6 @@ from django.utils import timezone
 
 from accounts.models import Role
 from guardians.models import Contact, ContactKind
-from tests.fakes.sms_gateway import FakeSMSGateway
 from tests.fakes.smtp_sink import SMTPSink
 from tests.fixtures import UserFactory
 
@@ -23,17 +22,6 @@ def smtp_sink(settings):
     settings.EMAIL_TIMEOUT = 5
     yield sink
     sink.stop()
-
-
-@pytest.fixture
-def sms_gateway(settings):
-    gateway = FakeSMSGateway().start()
-    settings.SMS_BACKEND = "guardians.sms.HTTPGatewaySMSBackend"
-    settings.SMS_GATEWAY_URL = gateway.url
-    settings.SMS_GATEWAY_TOKEN = gateway.token
-    settings.SMS_GATEWAY_TIMEOUT_SECONDS = 5
-    yield gateway
-    gateway.stop()
 
 
 def born_years_ago(years: int) -> dt.date:

@@ -1,7 +1,7 @@
 import pytest
 
-from accounts.policies import AgeBand
-from guardians.policies import guardian_is_told, hotlines, normalise_phone
+from accounts.policies import AgeBand, normalise_phone
+from guardians.policies import guardian_is_told, hotlines
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -3,6 +3,9 @@ import datetime as dt
 import os
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
+from allauth.mfa.utils import decrypt
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -10,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.consents import REQUIRED_FOR_CHAT, current_version, record_consents
+from accounts.management.commands.demo_totp_code import demo_totp_secret
+from accounts.middleware import is_staff_account
 from accounts.models import Consent, ConsentPurpose, Region, Role, User
 from companion.models import Character, CharacterRole
 
@@ -104,6 +109,7 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD", DEFAULT_PASSWORD)
         # One hash for every demo account: hashing hundreds of load users one by one takes minutes.
         password_hash = make_password(password)
+        totp_secret = demo_totp_secret()
         today = timezone.localdate()
         groups = {role: Group.objects.get_or_create(name=role)[0] for role in Role.values}
         for spec in CHARACTERS:
@@ -117,6 +123,9 @@ class Command(BaseCommand):
                 "language": "en" if region != Region.CN else "zh-hans"})
             user.groups.set([groups[role] for role in roles])
             self._verify_email(user)
+            self._verify_phone(user)
+            if is_staff_account(user):
+                self._enrol_totp(user, totp_secret)
             # As if they had signed up today; `adult` also opted in to training (export_training_data demo).
             record_consents(user=user, source="signup", granted={
                 purpose: True for purpose in REQUIRED_FOR_CHAT} | {"training": username == "adult"})
@@ -127,6 +136,11 @@ class Command(BaseCommand):
                  password=password_hash, language="zh-hans")
             for i in range(load_users) if f"load{i}" not in existing
         ], batch_size=500)
+        # CN-REG-04: load users chat, so they hold a verified (fictitious, never texted) mobile too.
+        unverified = list(User.objects.filter(username__regex=r"^load[0-9]+$", phone_verified_at=None))
+        for user in unverified:
+            user.phone, user.phone_verified_at = f"+86150{int(user.username[4:]):08d}", timezone.now()
+        User.objects.bulk_update(unverified, ["phone", "phone_verified_at"], batch_size=500)
         # Synthetic load users accept the current required versions (no audit rows: nobody decided).
         Consent.objects.bulk_create([
             Consent(user_id=user_id, purpose=purpose, version=current_version(purpose), granted=True, source="signup")
@@ -135,6 +149,27 @@ class Command(BaseCommand):
             for purpose in REQUIRED_FOR_CHAT], batch_size=1000)
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready: {len(DEMO_USERS)} accounts, {len(CHARACTERS)} characters, {load_users} load users"))
+
+    @staticmethod
+    def _enrol_totp(user: User, secret: str) -> None:
+        """Demo staff sign in with a code for the shared demo secret (`demo_totp_code`, README),
+        as staff must (issue #4 item 5); an authenticator with another secret is replaced."""
+        current = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+        if current is not None and decrypt(current.data["secret"]) == secret:
+            return
+        if current is not None:
+            current.delete()
+        TOTP.activate(user, secret)
+
+    @staticmethod
+    def _verify_phone(user: User) -> None:
+        """CN-REG-04: the demo's chat users hold a verified mobile, as if they had entered the texted
+        code; staff verify by TOTP instead. The numbers are fictitious and never texted."""
+        if is_staff_account(user):
+            return
+        phone = f"+86138{list(DEMO_USERS).index(user.username):08d}"
+        if user.phone != phone or user.phone_verified_at is None:
+            User.objects.filter(pk=user.pk).update(phone=phone, phone_verified_at=timezone.now())
 
     @staticmethod
     def _verify_email(user: User) -> None:

@@ -1,0 +1,103 @@
+"""`/privacy/data/`: copy and delete one's data (CN-DAT-04, CN-DAT-05, CN-DAT-09). The consent part
+of the privacy centre is accounts.views.privacy_centre at `/privacy/`."""
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import get_language, gettext, ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from companion import privacy
+from companion.models import Conversation, DataExport, ExportStatus
+
+
+@login_required
+@never_cache
+@require_GET
+def data_page(request):
+    exports = list(DataExport.objects.filter(user=request.user).defer("archive")[:5])
+    conversations = (Conversation.objects.filter(user=request.user).select_related("character")
+                     .order_by("-updated_at"))
+    language = get_language()
+    return render(request, "companion/privacy_data.html", {
+        "exports": exports, "now": timezone.now(),
+        "preparing": any(item.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for item in exports),
+        "conversations": [{"conversation": item, "name": item.character.name_for(language),
+                           "messages": item.messages.count()} for item in conversations],
+    })
+
+
+@login_required
+@require_POST
+def request_export(request):
+    privacy.start_export(user=request.user)
+    messages.success(request, gettext("We are preparing your copy. This page updates until it is ready."))
+    return redirect("privacy_data")
+
+
+@login_required
+@never_cache
+@require_GET
+def download_export(request, public_id):
+    try:
+        export, payload = privacy.export_file(user=request.user, public_id=public_id)
+    except DataExport.DoesNotExist:
+        raise Http404 from None
+    response = HttpResponse(payload, content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"haven-data-{timezone.localtime(export.finished_at):%Y%m%d}.zip")
+    return response
+
+
+def _refused(request, refusal: privacy.PrivacyRefused):
+    messages.error(request, refusal.message)
+    return redirect("privacy_data")
+
+
+@login_required
+@require_POST
+def delete_conversation(request, public_id):
+    try:
+        count = privacy.delete_conversation(user=request.user, public_id=public_id)
+    except privacy.PrivacyRefused as refusal:
+        return _refused(request, refusal)
+    messages.success(request, ngettext("Conversation deleted (%(count)d message).",
+                                       "Conversation deleted (%(count)d messages).", count) % {"count": count})
+    return redirect("privacy_data")
+
+
+CONFIRM_WORD = "DELETE"
+
+
+@login_required
+@require_POST
+def delete_everything(request):
+    if request.POST.get("confirm", "").strip().upper() != CONFIRM_WORD:
+        messages.error(request, gettext("Type %(word)s to confirm.") % {"word": CONFIRM_WORD})
+        return redirect("privacy_data")
+    try:
+        count = privacy.delete_all_conversations(user=request.user)
+    except privacy.PrivacyRefused as refusal:
+        return _refused(request, refusal)
+    messages.success(request, ngettext("%(count)d conversation deleted.", "%(count)d conversations deleted.", count)
+                     % {"count": count})
+    return redirect("privacy_data")
+
+
+@login_required
+@require_POST
+def close_account(request):
+    if request.POST.get("confirm", "").strip().upper() != CONFIRM_WORD:
+        messages.error(request, gettext("Type %(word)s to confirm.") % {"word": CONFIRM_WORD})
+        return redirect("privacy_data")
+    try:
+        privacy.close_account(user=request.user, password=request.POST.get("password", ""))
+    except privacy.PrivacyRefused as refusal:
+        return _refused(request, refusal)
+    logout(request)
+    messages.success(request, gettext("Your account is closed and your personal data has been deleted."))
+    return redirect("home")
