@@ -198,6 +198,7 @@ def test_demo_staff_get_the_demo_secret_once_and_demo_totp_code_prints_its_code(
     enrolled = Authenticator.objects.filter(type="totp").values_list("user__username", flat=True)
     assert sorted(enrolled) == ["admin", "compliance", "operator", "regulator"]
     assert {decrypt(a.data["secret"]) for a in Authenticator.objects.filter(type="totp")} == {secret}
+    assert secret not in str(list(Authenticator.objects.values_list("data", flat=True)))  # encrypted at rest
     call_command("demo_totp_code")
     assert capsys.readouterr().out.strip() in {totp(secret, time.time() + drift) for drift in (-1, 0, 1)}
 
