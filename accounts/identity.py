@@ -31,7 +31,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext, gettext_lazy as _, ngettext_lazy
 
 from accounts import audit
-from accounts.middleware import is_staff_account
+from accounts.selectors import is_staff_account
 from accounts.models import PhoneCode, Region, User
 from accounts.policies import age_band, age_on, normalise_phone
 

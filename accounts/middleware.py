@@ -1,8 +1,5 @@
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
-from allauth.account.authentication import get_authentication_records
-from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -11,8 +8,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts import audit
-from accounts.models import Role
 from accounts.policies import interface_language
+from accounts.selectors import SETUP, VERIFY, second_factor_due
 
 
 class UserLanguageMiddleware:
@@ -47,33 +44,6 @@ class AuditContextMiddleware:
 
 
 # --- two-factor authentication for staff (issue #4 item 5) ----------------------------------------
-
-# Holders of these roles, and Django staff and superusers, are staff: they see other people's
-# cases, sanction accounts or review the service, so a password alone must not open that.
-STAFF_ROLES = (Role.OPERATOR, Role.COMPLIANCE, Role.REGULATOR)
-SETUP = "setup"  # no authenticator app yet
-VERIFY = "verify"  # this session has not passed the second factor
-
-
-def is_staff_account(user) -> bool:
-    return user.is_authenticated and (user.is_staff or user.is_superuser
-                                      or user.groups.filter(name__in=STAFF_ROLES).exists())
-
-
-def second_factor_due(user, session) -> str | None:
-    """What a staff account still owes before staff pages and the console socket: SETUP, VERIFY or
-    None (nothing; always None for chat users). Reads the database and `session`.
-
-    Having an authenticator is not enough: the session itself must have passed a code (allauth
-    records it at sign-in, at re-authentication, and `receivers.mfa_added` at activation), so a
-    password-only sign-in elsewhere, such as Django's own /admin/login/ form, opens nothing."""
-    if not is_staff_account(user):
-        return None
-    if not Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists():
-        return SETUP
-    records = get_authentication_records(SimpleNamespace(session=session), user)
-    return None if any(record.get("method") == "mfa" for record in records) else VERIFY
-
 
 class StaffSecondFactorMiddleware:
     """Staff pages (ACCOUNTS_STAFF_PATHS) need a staff session that passed two-factor

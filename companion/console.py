@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 
-from accounts.middleware import second_factor_due
+from accounts.selectors import second_factor_due
 from accounts.policies import interface_language
 from companion import broadcast, crisis, protocol
 from companion.asyncdb import in_db_thread

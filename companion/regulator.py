@@ -43,6 +43,7 @@ from django.utils.translation import gettext, gettext_lazy as _
 from accounts import audit
 from accounts.models import AuditEvent, Role
 from accounts.policies import AgeBand
+from accounts.selectors import staff_accounts
 from companion import regulator_figures as figures
 from companion.complaints import complaint_stats, overdue_reason
 from companion.models import (CaseEvent, CaseEventKind, Character, Complaint, ComplaintCategory, ComplaintKind,
@@ -706,9 +707,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
               column("key_id", _("key")), column("prev_hash", _("previous seal")), column("hash", _("seal")))
 
     def get_queryset(self, request):
-        subject_is_staff = Exists(figures.staff_accounts().annotate(id_text=Cast("pk", CharField()))
+        subject_is_staff = Exists(staff_accounts().annotate(id_text=Cast("pk", CharField()))
                                   .filter(id_text=OuterRef("subject_id")))
-        return super().get_queryset(request).annotate(actor_is_staff=figures.is_staff_account(OuterRef("actor_id")),
+        return super().get_queryset(request).annotate(actor_is_staff=figures.staff_account_exists(OuterRef("actor_id")),
                                                       subject_is_staff=subject_is_staff)
 
     @admin.display(description=_("action"))

@@ -14,21 +14,17 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.policies import AgeBand
+from accounts.selectors import staff_accounts
 from companion.models import Author, CaseEvent, CaseEventKind, DrillRun, Message, Sanction, SanctionKind
 from companion.reports import crisis_month, real_cases
 from moderation.models import FeatureTerm, Library, LibraryVersion, SafetyTemplate, Status
 
-STAFF_ROLES = (Role.OPERATOR, Role.COMPLIANCE, Role.REGULATOR)
 ACTIVE_DAYS = 30  # CN-GOV-03: monthly active users are the distinct users active in 30 days
 
 
-def staff_accounts() -> QuerySet[User]:
-    return User.objects.filter(Q(is_staff=True) | Q(groups__name__in=STAFF_ROLES))
-
-
-def is_staff_account(user_ref) -> Exists:
+def staff_account_exists(user_ref) -> Exists:
     """For annotations: is the user id at `user_ref` (an OuterRef) a staff account?"""
     return Exists(staff_accounts().filter(pk=user_ref))
 
@@ -36,7 +32,7 @@ def is_staff_account(user_ref) -> Exists:
 def service_users() -> QuerySet[User]:
     """Active accounts of people using the service (see the module docstring)."""
     return (User.objects.filter(is_active=True)
-            .exclude(is_staff_account(OuterRef("pk")))
+            .exclude(staff_account_exists(OuterRef("pk")))
             .exclude(Exists(DrillRun.objects.filter(user=OuterRef("pk")))))
 
 

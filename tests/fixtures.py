@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.consents import REQUIRED_FOR_CHAT, current_version
-from accounts.middleware import is_staff_account
+from accounts.selectors import is_staff_account
 from accounts.models import Consent, User
 from companion.asgi import application
 from tests.fakes.openai_server import FakeOpenAIServer

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.consents import REQUIRED_FOR_CHAT, current_version, record_consents
 from accounts.management.commands.demo_totp_code import demo_totp_secret
-from accounts.middleware import is_staff_account
+from accounts.selectors import is_staff_account
 from accounts.models import Consent, ConsentPurpose, Region, Role, User
 from companion.models import Character, CharacterRole
 
