@@ -12,13 +12,12 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import audit
 from companion import notices
 from companion.exports import conversation_export, render_export_html
 from companion.models import Conversation
 from companion.notice_forms import IncidentForm, ResolveIncidentForm, ScheduleNoticeForm
 from companion.staff_pages import compliance_gate
-from companion.views import EXPORT_FORMATS, _attachment
+from companion.views import conversation_download
 
 # --- users ----------------------------------------------------------------------------------------
 
@@ -70,13 +69,7 @@ def archive(request, character_slug: str):
 @require_GET
 def archive_export(request, character_slug: str, file_format: str):
     """The usual labelled export (CN-DIS-06), open for the export period after the end (CN-SVC-01)."""
-    conversation = _archived_or_404(request, character_slug)
-    content_type, render_file = EXPORT_FORMATS[file_format]
-    content = render_file(conversation_export(conversation, language=get_language()))
-    audit.record("data.exported", actor=request.user, subject_type="conversation", subject_id=conversation.pk,
-                 data={"format": file_format, "after_end": True})
-    return _attachment(content, content_type=content_type,
-                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.{file_format}")
+    return conversation_download(request, _archived_or_404(request, character_slug), file_format, after_end=True)
 
 
 def _archived_or_404(request, character_slug: str) -> Conversation:

@@ -73,12 +73,19 @@ def delete_conversation(request, public_id):
 CONFIRM_WORD = "DELETE"
 
 
+def _unconfirmed(request):
+    """Deleting everything asks for the word typed out; without it, back to the page, nothing done."""
+    if request.POST.get("confirm", "").strip().upper() == CONFIRM_WORD:
+        return None
+    messages.error(request, gettext("Type %(word)s to confirm.") % {"word": CONFIRM_WORD})
+    return redirect("privacy_data")
+
+
 @login_required
 @require_POST
 def delete_everything(request):
-    if request.POST.get("confirm", "").strip().upper() != CONFIRM_WORD:
-        messages.error(request, gettext("Type %(word)s to confirm.") % {"word": CONFIRM_WORD})
-        return redirect("privacy_data")
+    if (unconfirmed := _unconfirmed(request)) is not None:
+        return unconfirmed
     try:
         count = privacy.delete_all_conversations(user=request.user)
     except privacy.PrivacyRefused as refusal:
@@ -91,9 +98,8 @@ def delete_everything(request):
 @login_required
 @require_POST
 def close_account(request):
-    if request.POST.get("confirm", "").strip().upper() != CONFIRM_WORD:
-        messages.error(request, gettext("Type %(word)s to confirm.") % {"word": CONFIRM_WORD})
-        return redirect("privacy_data")
+    if (unconfirmed := _unconfirmed(request)) is not None:
+        return unconfirmed
     try:
         privacy.close_account(user=request.user, password=request.POST.get("password", ""))
     except privacy.PrivacyRefused as refusal:

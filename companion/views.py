@@ -82,13 +82,17 @@ EXPORT_FORMATS = {
 @never_cache
 @require_GET
 def export(request, character_slug: str, file_format: str):
-    conversation = _current_conversation_or_404(request, character_slug)
+    return conversation_download(request, _current_conversation_or_404(request, character_slug), file_format)
+
+
+def conversation_download(request, conversation: Conversation, file_format: str, **audit_details) -> HttpResponse:
+    """The labelled JSON or HTML file of one conversation, as an attachment; the download is audited."""
     content_type, render = EXPORT_FORMATS[file_format]
     content = render(conversation_export(conversation, language=get_language()))
     audit.record("data.exported", actor=request.user, subject_type="conversation", subject_id=conversation.pk,
-                 data={"format": file_format})
-    return _attachment(content, content_type=content_type,
-                       filename=f"haven-{character_slug}-{timezone.localdate().isoformat()}.{file_format}")
+                 data={"format": file_format, **audit_details})
+    return _attachment(content, content_type=content_type, filename=(
+        f"haven-{conversation.character.slug}-{timezone.localdate().isoformat()}.{file_format}"))
 
 
 def _current_conversation_or_404(request, character_slug: str) -> Conversation:
