@@ -51,6 +51,7 @@ from companion.models import (CaseEvent, CaseEventKind, Character, Complaint, Co
 from companion.protocol import staff_number
 from companion.sanctions import pseudonym
 from guardians.models import Notification
+from moderation import admin as moderation_admin
 from moderation.models import FeatureTerm, Library, LibraryVersion, SafetyTemplate
 
 READ_METHODS = ("GET", "HEAD")
@@ -425,9 +426,10 @@ def titled(filter_class: type[admin.FieldListFilter], title) -> type[admin.Field
     return Titled
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Views only: no add, change or delete, no actions, and no history page (the audit log keeps
-    the same record, with people as pseudonyms). Every field shown is read-only."""
+class ReadOnlyAdmin(moderation_admin.ReadOnlyAdmin):
+    """Views only (no add, change or delete, as the staff admin's read-only models), no actions, and
+    no history page (the audit log keeps the same record, with people as pseudonyms). Every field
+    shown is read-only."""
     actions = None
     list_per_page = 50
     show_full_result_count = False
@@ -442,15 +444,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.admin_site.has_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def history_view(self, request, object_id, extra_context=None):
         raise PermissionDenied

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from guardians.models import Contact, Notification
+from moderation.admin import ReadOnlyAdmin
 
 
 @admin.register(Contact)
@@ -12,18 +13,9 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     """The delivery log is evidence (CN-CRI-10, CN-CON-05): read-only here."""
     list_display = ["event_key", "user", "channel", "address", "recipient", "level", "status", "attempts",
                     "created_at", "sent_at"]
     list_filter = ["channel", "status", "level", "reason"]
     search_fields = ["event_key", "user__username", "address"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
