@@ -93,7 +93,7 @@ def _purge_phone_codes(cutoff: dt.datetime) -> int:
 
 
 def _purge_sessions(cutoff: dt.datetime) -> int:
-    return Session.objects.filter(expire_date__lt=timezone.now()).delete()[0]
+    return Session.objects.filter(expire_date__lt=cutoff).delete()[0]  # no period: the cutoff is now
 
 
 UNTIL_DELETION = "until the user deletes it or closes the account"
@@ -143,10 +143,6 @@ POLICIES: tuple[Policy, ...] = (
     Policy("exports", "not stored: built on request and streamed", "CN-DAT-04"),
     Policy("celery results", "not stored (CELERY_RESULT_BACKEND is None)", "tasks take ids only"),
 )
-
-
-def model_policies() -> dict[str, Policy]:
-    return {policy.store: policy for policy in POLICIES if "." in policy.store}
 
 
 @transaction.atomic(durable=True)
