@@ -78,7 +78,7 @@ def new_complaint(request):
                         contact_email=data.get("contact_email", ""), language=language,
                         message_id=data["message"], character_slug=data["character"], sanction_id=data["sanction"])
                 except complaints.ComplaintRefused as refusal:
-                    form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+                    refusal.show_on(form)
                 else:
                     messages.success(request, gettext("Received. Your reference is %(reference)s.")
                                      % {"reference": complaint.reference})

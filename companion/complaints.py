@@ -29,6 +29,7 @@ from accounts import audit
 from accounts.models import Role, User
 from companion.models import (SAFETY_CATEGORIES, Author, Character, Complaint, ComplaintCategory, ComplaintKind,
                               ComplaintOutcome, ComplaintStatus, ComplaintTarget, Message, Sanction)
+from companion.refusals import Refused
 from companion.sanctions import apply_lift
 
 MIN_TEXT_CHARS = 5
@@ -43,10 +44,8 @@ TARGETS = {
 }
 
 
-class ComplaintRefused(Exception):
-    def __init__(self, code: str, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+class ComplaintRefused(Refused):
+    """A complaint, report or appeal, or a staff step on one, that cannot be carried out."""
 
 
 # --- policies (pure) ------------------------------------------------------------------------------

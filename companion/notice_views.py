@@ -129,7 +129,7 @@ def staff_notices(request):
                 effective_at=data["effective_at"], resumes_at=data["resumes_at"], title_zh=data["title_zh"],
                 title_en=data["title_en"], body_zh=data["body_zh"], body_en=data["body_en"])
         except notices.NoticeRefused as refusal:
-            form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+            refusal.show_on(form)
         else:
             messages.success(request, gettext("Notice scheduled. Affected users are being told."))
             return redirect("notice_staff")
@@ -158,7 +158,7 @@ def staff_open_incident(request):
         try:
             notices.open_incident(actor=request.user, **form.cleaned_data)
         except notices.NoticeRefused as refusal:
-            form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+            refusal.show_on(form)
         else:
             messages.success(request, gettext("Outage statement published."))
             return redirect("notice_staff")

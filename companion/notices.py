@@ -42,6 +42,7 @@ from accounts.models import Role, User
 from companion.broadcast import conversation_group, records
 from companion.models import (ENDING_NOTICE_KINDS, Author, Character, Conversation, Incident, Message, NoticeKind,
                               ServiceNotice, ServiceNoticeDelivery)
+from companion.refusals import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,8 @@ MAX_TEXT_CHARS = 4000
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 
 
-class NoticeRefused(Exception):
-    """The request cannot be carried out; `field` names the form field at fault, if any."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+class NoticeRefused(Refused):
+    """A service notice or incident request that cannot be carried out."""
 
 
 # --- policies (pure) ------------------------------------------------------------------------------

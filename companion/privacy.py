@@ -33,13 +33,12 @@ from accounts.fields import field_cipher
 from accounts.models import Consent, User
 from companion.exports import conversation_export, render_export_html
 from companion.models import CaseStatus, Complaint, Conversation, CrisisCase, DataExport, ExportStatus, Reminder
+from companion.refusals import Refused
 from guardians.models import Contact, Notification
 
 
-class PrivacyRefused(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+class PrivacyRefused(Refused):
+    """A copy or deletion request that cannot be carried out now (the message says why)."""
 
 
 # --- export ---------------------------------------------------------------------------------------

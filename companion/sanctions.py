@@ -40,6 +40,7 @@ from companion.broadcast import user_group
 from companion.models import Author, Conversation, CrisisCase, Message, Mode, Sanction, SanctionKind
 from companion.policies import is_exit_request
 from companion.protocol import staff_number
+from companion.refusals import Refused
 from companion.services import MessageRefused
 from moderation.pipeline import ScreeningInput, screen
 
@@ -51,14 +52,8 @@ CLOSING_KINDS = (SanctionKind.SUSPEND, SanctionKind.TERMINATE)
 SEVERITY = {SanctionKind.TERMINATE: 3, SanctionKind.SUSPEND: 2, SanctionKind.RESTRICT: 1}
 
 
-class SanctionRefused(Exception):
-    """The request cannot be carried out; `field` names the form field at fault, if any."""
-
-    def __init__(self, code: str, detail: str, *, field: str | None = None):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.field = field
+class SanctionRefused(Refused):
+    """A sanction request that cannot be carried out."""
 
 
 # --- who may do what --------------------------------------------------------------------------

@@ -221,7 +221,7 @@ def sanction_impose(request):
                 days=data["days"], user_id=data.get("user_id"),
                 case_id=str(data["case"]) if data.get("case") else None)
         except sanctions.SanctionRefused as error:
-            form.add_error(error.field if error.field in form.fields else None, error.detail)
+            error.show_on(form)
         else:
             messages.success(request, gettext("Sanction %(id)s imposed. The user has been told.")
                              % {"id": sanction.public_id})
@@ -242,7 +242,7 @@ def sanction_lift(request, sanction_id):
         except sanctions.SanctionRefused as error:
             if error.code == "not_found":
                 raise Http404 from None
-            form.add_error("reason", error.detail)
+            form.add_error("reason", error.message)
         else:
             messages.success(request, gettext("Sanction %(id)s lifted.") % {"id": sanction_id})
             return redirect("sanctions")
