@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.validators import RegexValidator
 from django.db import transaction
@@ -129,3 +130,18 @@ CONSENT_HELP = {
     "training": _("Optional. Lets us use your chats, without your name, to improve the models. Off unless you turn "
                   "it on; you can turn it off at any time. Never used for anyone under 18."),
 }
+
+
+class ProfileForm(forms.Form):
+    """CN-DAT-09: what a person corrects themselves. The date of birth, region and mobile number decide
+    protections (minor mode, policy packs, real identity), so they are corrected on request, with proof."""
+    first_name = forms.CharField(label=_("Name shown to you and your contacts"), max_length=150, required=False,
+                                 help_text=_("Your contacts see it in safety messages. Leave empty to use your "
+                                             "user name."))
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+
+    def clean_first_name(self) -> str:
+        name = " ".join(self.cleaned_data["first_name"].split())
+        if any(ord(char) < 32 for char in name):
+            raise forms.ValidationError(_("Use letters, spaces and punctuation only."), code="control")
+        return name

@@ -38,6 +38,9 @@ class User(AbstractUser):
     # between bands is recorded once (accounts.identity.recompute_age_bands). The live band is
     # always `age_band`, from the birth date.
     age_band_recorded = models.CharField(_("age band last recorded"), max_length=8, blank=True)
+    # CN-REG-03: an adult may skip naming an emergency contact only by choosing to; asked again
+    # GUARDIANS_CONTACT_PROMPT_DAYS after this.
+    contact_prompt_skipped_at = models.DateTimeField(_("emergency contact skipped at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("user")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -10,10 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.i18n import set_language as django_set_language
 
 from accounts.consents import consent_states, current_version, missing_for_chat, update_consents
-from accounts.forms import ConsentForm, PhoneCodeForm, PhoneNumberForm
+from accounts.forms import ConsentForm, PhoneCodeForm, PhoneNumberForm, ProfileForm
 from accounts.identity import (PhoneVerificationRefused, is_live, latest_phone_code, needs_phone_verification,
                                resend_wait, send_phone_code, verify_phone_code)
-from accounts.services import set_user_language
+from accounts.services import correct_profile, set_user_language
 
 
 @require_POST
@@ -29,7 +30,7 @@ def set_language(request):
     return response
 
 
-def _safe_next(request, fallback: str) -> str:
+def safe_next(request, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
@@ -53,13 +54,31 @@ def privacy_centre(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+def profile(request):
+    """`/privacy/profile/` (CN-DAT-09): everything the account holds about the person, the name and
+    language corrected here, the rest (date of birth, region, mobile) on request with a ticket."""
+    user = request.user
+    form = ProfileForm(request.POST or None, initial={"first_name": user.first_name, "language": user.language})
+    if request.method == "POST" and form.is_valid():
+        changed = correct_profile(user=user, **form.cleaned_data)
+        messages.success(request, gettext("Your details are saved.") if changed else gettext("Nothing changed."))
+        response = redirect("profile")
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax",
+                            secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY)
+        return response
+    request_url = reverse("complaint_new") + "?kind=complaint&target=service&category=privacy"
+    return render(request, "accounts/profile.html", {"form": form, "request_url": request_url})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def reconsent(request):
     """The screen before the next chat when a required consent is missing or a policy changed (CN-REG-01)."""
     states = consent_states(request.user)
     missing = [state.purpose for state in states if state.required and not state.granted]
     shown = set(missing) | {"training"}
     form = ConsentForm(request.POST or None, states=states, purposes=shown)
-    next_url = _safe_next(request, reverse("home"))
+    next_url = safe_next(request, reverse("home"))
     if request.method == "POST" and form.is_valid():
         refused = [purpose for purpose in missing if not form.cleaned_data.get(purpose)]
         if refused:
@@ -79,7 +98,7 @@ def phone_verification(request):
     """`/accounts/phone/` (CN-REG-04): where sign-up lands and chat sends an unverified account.
     Enter the texted code, ask for another (`resend`) or give another number (`send`). Verified
     and staff accounts go straight on to `next`."""
-    next_url = _safe_next(request, reverse("home"))
+    next_url = safe_next(request, reverse("home"))
     if not needs_phone_verification(request.user):
         return redirect(next_url)
     action = request.POST.get("action") if request.method == "POST" else None

@@ -84,7 +84,8 @@ def new_complaint(request):
                                      % {"reference": complaint.reference})
                     return redirect("complaint_status", complaint.public_id)
     else:
-        initial = {key: request.GET.get(key, "") for key in ("kind", "target", "message", "character", "sanction")}
+        initial = {key: request.GET.get(key, "") for key in ("kind", "target", "category", "message", "character",
+                                                             "sanction")}
         if initial["message"] and not initial["target"]:
             initial["target"] = ComplaintTarget.REPLY
         if initial["character"] and not initial["target"]:

@@ -23,6 +23,7 @@ from companion.replies import stream_reply
 from companion.selectors import CharacterUnavailable, ConversationNotFound
 from companion.services import (MessageRefused, ReminderNotFound, acknowledge_reminder, exit_chat, open_chat,
                                 post_user_message, record_activity)
+from guardians.selectors import chat_gate
 
 
 GROUP_REFRESH_SECONDS = 3600
@@ -58,6 +59,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=4412)
         if await in_db_thread(needs_phone_verification)(self.user):  # CN-REG-04: the chat page asks for the code
             return await self.close(code=4413)
+        if (await in_db_thread(chat_gate)(self.user)).blocking:  # CN-REG-03, CN-MIN-03: the page shows what is missing
+            return await self.close(code=4414)
         self.language = interface_language(self.scope["cookies"].get(settings.LANGUAGE_COOKIE_NAME),
                                            self.user.language, dict(settings.LANGUAGES))
         # Joined before the check, so a sanction imposed meanwhile still reaches this socket.
@@ -315,8 +318,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if event["origin"] != self.channel_name and not self.closing:
             self.closing = True
             await self.stop_generation()
+            notices = event.get("notices") or {}
+            if notices:
+                await self.send_json(notices.get(self.language) or notices[settings.LANGUAGE_CODE])
             await self.send_json(protocol.closed(event["reason"]))
-            await self.close()
+            await self.close(code=event.get("code", 1000))
 
     async def chat_sanction(self, event):
         """CN-CRI-09: a sanction imposed or lifted. Suspension and termination close the socket after

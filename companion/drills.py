@@ -106,7 +106,8 @@ def ensure_drill_contact(user: User) -> Contact:
         else:
             deactivate_contact(user=user, contact_id=contact.pk)
     return keep or add_contact(user=user, kind=ContactKind.EMERGENCY, name="Drill mailbox",
-                               relationship=DRILL_FOLLOW_UP, email=email, language=user.language)
+                               relationship=DRILL_FOLLOW_UP, email=email, language=user.language,
+                               service_mailbox=True)
 
 
 @transaction.atomic(durable=True)

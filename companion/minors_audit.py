@@ -16,7 +16,7 @@ from accounts import audit
 from accounts.models import AuditEvent, Consent, User
 from accounts.policies import AgeBand, age_band, age_on
 from companion.models import Complaint, Conversation, CrisisCase, Sanction
-from guardians.models import Notification
+from guardians.models import SAFETY_REASONS, Contact, ContactKind, Notification, Reason
 
 SECTIONS = ("population", "consents", "staff_access", "sharing", "deletions", "incidents")
 STAFF_READS = ("case.viewed", "complaint.viewed")
@@ -45,7 +45,9 @@ def minors_pi_audit(*, year: int) -> dict:
 
     in_year = {"created_at__gte": start, "created_at__lt": end}
     consent_rows = Consent.objects.filter(user_id__in=minors, at__gte=start, at__lt=end)
-    notifications = Notification.objects.filter(user_id__in=minors, **in_year)
+    notifications = Notification.objects.filter(user_id__in=minors, reason__in=SAFETY_REASONS, **in_year)
+    invitations = Notification.objects.filter(user_id__in=minors, reason=Reason.INVITATION, **in_year)
+    guardians = Contact.objects.filter(user_id__in=minors, kind=ContactKind.GUARDIAN, active=True)
     pack = {
         "year": year,
         "as_of": on.isoformat(),
@@ -63,6 +65,15 @@ def minors_pi_audit(*, year: int) -> dict:
             # CN-DAT-06: minors' training opt-ins are never acted on; the count shows how many exist.
             "training_opt_ins_ignored": Consent.objects.filter(user_id__in=minors, purpose="training",
                                                                granted=True).values("user_id").distinct().count(),
+            # CN-MIN-03, CN-MIN-04: guardians linked with the texted code, consent now and this year.
+            "guardian_linked": guardians.filter(account__isnull=False).count(),
+            "guardian_consent_in_force": guardians.filter(consent_at__isnull=False,
+                                                          consent_revoked_at__isnull=True).count(),
+            "guardian_decisions_this_year": dict(Counter(
+                AuditEvent.objects.filter(action__in=("guardian.consent_given", "guardian.consent_withdrawn"),
+                                          subject_type="contact", subject_id__in=[
+                                              str(pk) for pk in guardians.values_list("pk", flat=True)], **in_year)
+                .values_list("action", flat=True))),
         },
         "staff_access": {
             "crisis_case_reads": case_reads.count(),
@@ -79,6 +90,7 @@ def minors_pi_audit(*, year: int) -> dict:
                       "the service has no other path that gives personal information to a third party"],
             "safety_notifications_to_contacts": dict(notifications.values_list("channel").annotate(n=Count("id"))
                                                      .order_by()),
+            "contact_invitations": dict(invitations.values_list("channel").annotate(n=Count("id")).order_by()),
         },
         "deletions": {
             "retention_purges_this_year": AuditEvent.objects.filter(action="retention.purged", **in_year).count(),

@@ -1,12 +1,15 @@
 """The privacy centre's data rights (CN-DAT-04, CN-DAT-05, CN-DAT-09, BX-10): a full copy of what we
-hold about a person, and deletion of one conversation, all of them, or the whole account.
+hold about a person, and deletion of one message, one conversation, all of them, or the whole account.
 
 Export: `start_export` queues `build_export` (Celery, after commit), which writes progress as it
 goes and stores the finished ZIP encrypted in the `DataExport` row: `data.json` with everything, a
 readable `index.html`, and each conversation as the labelled HTML the chat page downloads.
 
 Deletion: conversations go with their messages, the crisis cases held on them and those cases'
-timelines. While a safety case is open nothing can be deleted (the safety team is acting on it).
+timelines; a single message goes alone (the reply to it stays, detached; a resolved case or a
+complaint that named it keeps its row without the link). Either way the person's prepared copies go
+too, since they would still hold what was deleted. While a safety case is open nothing can be
+deleted (the safety team is acting on it).
 Closing the account deletes every row of personal data that points at the person and keeps only
 what the law needs, pseudonymised: the account row itself becomes an anonymous stub (so sanction
 records, CN-CRI-09, keep their link), safety notifications keep their delivery log without the
@@ -32,7 +35,8 @@ from accounts import audit
 from accounts.fields import field_cipher
 from accounts.models import Consent, User
 from companion.exports import conversation_export, render_export_html
-from companion.models import CaseStatus, Complaint, Conversation, CrisisCase, DataExport, ExportStatus, Reminder
+from companion.models import (CaseStatus, Complaint, Conversation, CrisisCase, DataExport, ExportStatus, Message,
+                              MessageStatus, Reminder)
 from companion.refusals import Refused
 from guardians.models import Contact, Notification
 
@@ -71,8 +75,15 @@ def collect(user: User, *, language: str, on_progress=None) -> dict:
         "consents": [{"purpose": row.purpose, "version": row.version, "given": row.granted, "at": _iso(row.at),
                       "source": row.source} for row in Consent.objects.filter(user=user).order_by("at", "id")],
         "contacts": [{"kind": row.kind, "name": row.name, "relationship": row.relationship, "email": row.email,
-                      "phone": row.phone, "language": row.language, "active": row.active}
+                      "phone": row.phone, "language": row.language, "active": row.active,
+                      "confirmed_at": _iso(row.verified_at), "declined_at": _iso(row.declined_at),
+                      "guardian_consent_at": _iso(row.consent_at),
+                      "guardian_consent_withdrawn_at": _iso(row.consent_revoked_at)}
                      for row in Contact.objects.filter(user=user).order_by("pk")],
+        # The minors this account is guardian of (CN-MIN-03): who, and the consent given.
+        "guardian_of": [{"account": row.user.username, "consent_at": _iso(row.consent_at),
+                         "consent_version": row.consent_version, "withdrawn_at": _iso(row.consent_revoked_at)}
+                        for row in Contact.objects.filter(account=user).select_related("user").order_by("pk")],
         "reminders": [{"kind": row.kind, "text": row.text, "shown_at": _iso(row.created_at),
                        "acknowledged_at": _iso(row.acknowledged_at)}
                       for row in Reminder.objects.filter(user=user).order_by("created_at", "id")],
@@ -197,6 +208,30 @@ def delete_conversation(*, user: User, public_id) -> int:
     audit.record("data.conversation_deleted", actor=user, subject_type="conversation", subject_id=public_id,
                  data={"messages": messages})
     return messages
+
+
+@transaction.atomic(durable=True)
+def delete_message(*, user: User, public_id) -> str:
+    """Delete one message of one of the user's conversations (CN-DAT-05) and the user's prepared
+    copies, which would still hold it. Returns the conversation's public id. A reply to the message
+    is kept (detached from it): only what the person chose goes. A reply still being written cannot
+    be deleted until it is finished (the writer would store it again)."""
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    _refuse_during_open_case(user)
+    message = (Message.objects.select_related("conversation").select_for_update(of=("self",))
+               .filter(public_id=public_id, conversation__user=user).first())
+    if message is None:
+        raise PrivacyRefused("not_found", gettext("No such message."))
+    if message.status == MessageStatus.STREAMING:
+        raise PrivacyRefused("streaming", gettext(
+            "This reply is still being written. You can delete it once it is finished."))
+    conversation = message.conversation
+    Message.objects.filter(reply_to=message).update(reply_to=None)
+    message.delete()  # a case's trigger and a complaint's message link are SET_NULL
+    exports = DataExport.objects.filter(user=user).delete()[0]  # copies would still hold the message
+    audit.record("data.message_deleted", actor=user, subject_type="message", subject_id=public_id,
+                 data={"conversation": str(conversation.public_id), "exports": exports})
+    return str(conversation.public_id)
 
 
 @transaction.atomic(durable=True)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.views import legal, phone_verification, privacy_centre, reconsent, set_language
+from accounts.views import legal, phone_verification, privacy_centre, profile, reconsent, set_language
 from companion import complaint_views, notice_views, privacy_views, views
 from companion.regulator import site as regulator_site
 from moderation.urls import public_urlpatterns
@@ -21,12 +21,17 @@ urlpatterns = [
     # CN-DAT-07, CN-REG-01: the privacy centre, the re-consent screen and the published policies.
     path("privacy/", privacy_centre, name="privacy"),
     path("privacy/consents/", reconsent, name="reconsent"),
+    path("privacy/profile/", profile, name="profile"),  # CN-DAT-09: correct one's details
     # CN-DAT-04/05/09, BX-10: copy and delete one's data.
     path("privacy/data/", privacy_views.data_page, name="privacy_data"),
     path("privacy/data/export/", privacy_views.request_export, name="privacy_export"),
     path("privacy/data/export/<uuid:public_id>/", privacy_views.download_export, name="privacy_export_download"),
+    path("privacy/data/conversations/<uuid:public_id>/", privacy_views.conversation_page,
+         name="privacy_conversation"),
     path("privacy/data/conversations/<uuid:public_id>/delete/", privacy_views.delete_conversation,
          name="privacy_delete_conversation"),
+    path("privacy/data/messages/<uuid:public_id>/delete/", privacy_views.delete_message,
+         name="privacy_delete_message"),
     path("privacy/data/conversations/delete/", privacy_views.delete_everything, name="privacy_delete_all"),
     path("privacy/data/close-account/", privacy_views.close_account, name="privacy_close_account"),
     path("legal/<slug:document>/", legal, name="legal"),

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import audit
 from accounts.consents import missing_for_chat
 from accounts.identity import needs_phone_verification
+from guardians.selectors import chat_gate
 from companion import llm, notices, sanctions
 from companion.console import may_use_console
 from companion.crisis import sla_seconds
@@ -55,6 +56,9 @@ def chat(request, character_slug: str):
         return redirect(reverse("reconsent") + "?" + urlencode({"next": request.get_full_path()}))
     if needs_phone_verification(request.user):  # CN-REG-04: the texted code comes before the first chat
         return redirect(reverse("phone_verification") + "?" + urlencode({"next": request.get_full_path()}))
+    gate = chat_gate(request.user)
+    if gate.blocking or gate.prompt:  # CN-REG-03, CN-MIN-03/04, CN-ELD-01, BX-13: contacts first
+        return redirect(reverse("guardians:contacts") + "?" + urlencode({"next": request.get_full_path()}))
     language = get_language()
     blocking = sanctions.blocking_sanction(request.user.pk)
     if blocking is not None:  # CN-CRI-09: a suspended or terminated account sees why, and how to appeal

@@ -1,7 +1,9 @@
 """Page actions shared by the browser tests."""
 import gettext
 import re
+import secrets
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,6 +77,11 @@ def open_chat(page: Page, slug: str) -> None:
     """Open a chat and dismiss the pop-ups that open it (the AI disclosure after each login, CN-DIS-02)."""
     response = page.goto(f"/chat/{slug}/")
     assert response is not None and response.status == 200, f"/chat/{slug}/ answered {response and response.status}"
+    chat_opened(page)
+
+
+def chat_opened(page: Page) -> None:
+    """The chat page on screen (however it was reached) is live; dismiss the pop-ups that open it."""
     # `ready` arrived: the history is rendered and the composer is live.
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
     for _ in range(int(page.locator("#chat").get_attribute("data-pending-reminders") or 0)):
@@ -187,3 +194,119 @@ def console_message(page: Page, author: str, text: str) -> Locator:
     """A message of the case opened in the console, by author (user/ai/operator/system) and exact text."""
     return page.locator(f"#case-messages > li.cmsg-{author}").filter(
         has=page.locator(".cmsg-text", has_text=re.compile(rf"^{re.escape(text)}$")))
+
+
+# --- sign-up, texts and mail ----------------------------------------------------------------
+
+PASSWORD = "Harbour-lantern-7391"
+_URL = re.compile(r"https?://\S+")
+_CONTACT_LINK = re.compile(r"https?://[^/\s]+(/contact/\d+/[0-9a-f]+/)")
+
+
+def birth_date_for_age(years: int) -> str:
+    """A birth date (ISO) `years` and a few weeks ago, clear of any birthday edge."""
+    today = date.today()
+    return (today.replace(year=today.year - years, day=1) - timedelta(days=20)).isoformat()
+
+
+def new_mobile() -> str:
+    """A fresh mainland mobile number (11 digits, no +86), so runs never collide."""
+    return f"13{secrets.choice('6789')}{secrets.randbelow(10 ** 8):08d}"
+
+
+def sign_up(page: Page, *, username: str, birth_date: str, mobile: str, open_form: bool = True) -> None:
+    """Create an account with the sign-up form (CN-REG-01/02/04) as a new person does; `open_form=False`
+    when a link already brought the page to the form."""
+    if open_form:
+        page.goto("/accounts/signup/")
+    form = page.locator("form:has(input[name=password1])")
+    form.locator("input[name=email]").fill(f"{username}@example.com")
+    form.locator("input[name=username]").fill(username)
+    form.locator("input[name=password1]").fill(PASSWORD)
+    form.locator("input[name=password2]").fill(PASSWORD)
+    form.locator("input[name=birth_date]").fill(birth_date)
+    form.locator("select[name=region]").select_option("CN")
+    form.locator("input[name=phone]").fill(mobile)
+    form.locator("input[name=accept_terms]").check()
+    form.locator("input[name=accept_sensitive]").check()
+    with page.expect_navigation():
+        form.locator("[type=submit]").click()
+    expect(page.get_by_test_id("whoami")).to_have_text(username)
+
+
+def verify_phone(page: Page, gateway, mobile: str) -> None:
+    """On the phone code page (CN-REG-04): type the code texted to `mobile` and press Verify."""
+    expect(page.get_by_test_id("code-sent-to")).to_contain_text(f"+86{mobile}")
+    page.locator("input[name=code]").fill(code_in(texted(gateway, f"+86{mobile}")))
+    with page.expect_navigation():
+        page.get_by_test_id("verify-code").click()
+
+
+def texted(gateway, to: str, timeout: float = 10) -> str:
+    """The newest text the server sent to `to` (E.164) through the local gateway, polled for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for request in reversed(list(gateway.requests)):
+            if request["json"].get("to") == to:
+                return request["json"]["text"]
+        time.sleep(0.05)
+    raise AssertionError(f"no text to {to} reached the gateway in {timeout}s")
+
+
+def code_in(text: str) -> str:
+    """The six-digit code in a text: six digits standing alone, outside any link. (Not `\\b`: Chinese
+    text puts no word boundary before a number; names and link tokens may hold digit runs.)"""
+    found = re.search(r"(?<![0-9A-Za-z])(\d{6})(?![0-9A-Za-z])", _URL.sub(" ", text))
+    assert found, f"no six-digit code in {text!r}"
+    return found.group(1)
+
+
+def mailed(sink, to: str, timeout: float = 10):
+    """The newest message the server mailed to `to` through the local SMTP sink, polled for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in reversed(list(sink.messages)):
+            if to in message.rcpt_tos:
+                return message
+        time.sleep(0.05)
+    raise AssertionError(f"no mail to {to} reached the SMTP sink in {timeout}s")
+
+
+def contact_link(text: str) -> str:
+    """The path of the confirm-or-decline link in an invitation (BX-13), `/contact/<id>/<token>/`.
+    The message carries the site's public address (COMPANION_SITE_URL); the test server has its own."""
+    found = _CONTACT_LINK.search(text)
+    assert found, f"no /contact/<id>/<token>/ link in {text!r}"
+    return found.group(1)
+
+
+def add_contact(page: Page, *, kind: str, name: str, phone: str, email: str = "") -> Locator:
+    """Fill in and send the "Add a contact" form on /contacts/; return the new contact's row."""
+    form = page.get_by_test_id("contact-form")
+    form.locator("select[name=kind]").select_option(kind)
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=email]").fill(email)
+    form.locator("input[name=phone]").fill(phone)
+    with page.expect_navigation():
+        page.get_by_test_id("contact-add").click()
+    expect(page.get_by_test_id("form-errors")).to_have_count(0)
+    row = page.get_by_test_id("contact-list").locator(f"tbody tr[data-kind={kind}]").filter(has_text=name)
+    expect(row).to_have_count(1)
+    return row
+
+
+def chat_socket_outcome(page: Page, slug: str) -> dict:
+    """Open the chat socket of `slug` from the current page, as the chat script would, and report
+    whether the server accepted it: {"opened": bool, "code": close code, None when it opened}."""
+    return page.evaluate("""(slug) => new Promise((resolve) => {
+        const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+        const ws = new WebSocket(scheme + location.host + "/ws/chat/" + slug + "/");
+        ws.addEventListener("open", () => { resolve({opened: true, code: null}); ws.close(); });
+        ws.addEventListener("close", (event) => resolve({opened: false, code: event.code}));
+    })""", slug)
+
+
+def translated(msgid: str, language: str) -> str:
+    """What the page shows for `msgid` in `language` ("en" or "zh-hans"): the compiled catalogue's
+    translation, or the English text while a string has none."""
+    return msgid if language == "en" else (zh_translation(msgid) or msgid)

@@ -10,6 +10,7 @@ One server per session, on a database built just for it:
 The server runs the real settings (``companion.settings``), not the test settings.
 """
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -166,7 +167,19 @@ def e2e_sms_gateway():
 
 
 @pytest.fixture(scope="session")
-def server_env(server_database, e2e_sms_gateway) -> dict:
+def e2e_smtp_sink():
+    """A local SMTP server (tests/fakes/smtp_sink.py) the server mails through, so a browser test
+    reads an invitation as its recipient reads their inbox (BX-13, CN-MIN-03)."""
+    from tests.fakes.smtp_sink import SMTPSink
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
+    sink = SMTPSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(server_database, e2e_sms_gateway, e2e_smtp_sink) -> dict:
     env = dict(os.environ)
     # The server must run like production would here: real settings, async-safety on.
     for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "SQLITE_PATH", "DJANGO_ENV", "PYTEST_CURRENT_TEST"):
@@ -186,6 +199,15 @@ def server_env(server_database, e2e_sms_gateway) -> dict:
         "SMS_BACKEND": "guardians.sms.HTTPGatewaySMSBackend",
         "SMS_GATEWAY_URL": e2e_sms_gateway.url,
         "SMS_GATEWAY_TOKEN": e2e_sms_gateway.token,
+        # Real SMTP to the local sink, from daphne and (on Redis) the Celery worker alike: both get
+        # this environment (see `server_url`).
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(e2e_smtp_sink.port),
+        "EMAIL_USE_TLS": "false",  # the sink speaks plain SMTP, without login
+        "EMAIL_USE_SSL": "false",
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
         "PYTHONUNBUFFERED": "1",
     })
     # Rate-limit counters live in the cache, tasks in the broker: a prefix of this run's own keeps

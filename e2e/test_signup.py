@@ -5,7 +5,7 @@ import secrets
 import time
 
 import pytest
-from browser_helpers import login, open_chat, send_message, wait_for_reply
+from browser_helpers import chat_opened, login, send_message, wait_for_reply
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +23,8 @@ def texted_code(gateway, to: str, timeout: float = 10) -> str:
 
 
 def test_new_user_signs_up_and_chats_with_mentor(new_context, e2e_sms_gateway):
+    """CN-REG-01/02/04, CN-REG-03: an adult signs up, verifies the texted code, skips the
+    emergency-contact question (adults may) and is taken on to the chat they opened."""
     page = new_context("en-US").new_page()
     username = f"e2e{secrets.token_hex(4)}"
     mobile = f"136{secrets.randbelow(10 ** 8):08d}"
@@ -47,7 +49,14 @@ def test_new_user_signs_up_and_chats_with_mentor(new_context, e2e_sms_gateway):
     page.locator("input[name=code]").fill(texted_code(e2e_sms_gateway, f"+86{mobile}"))
     with page.expect_navigation():
         page.get_by_test_id("verify-code").click()
-    open_chat(page, "mentor")
+
+    # CN-REG-03: before the first chat an adult is asked to name an emergency contact, and may skip.
+    page.goto("/chat/mentor/")
+    expect(page).to_have_url(re.compile(r"/contacts/\?next=%2Fchat%2Fmentor%2F$"))
+    expect(page.get_by_test_id("contact-gate")).to_have_count(0)
+    page.get_by_test_id("contact-skip").click()
+    expect(page).to_have_url(re.compile(r"/chat/mentor/$"))
+    chat_opened(page)
     reply = send_message(page, "Hello, can you help me plan my week?")
     expect(reply.locator(".msg-label")).to_have_text("AI-generated")
     wait_for_reply(reply)

@@ -13,7 +13,7 @@ class ContactForm(forms.Form):
                                    help_text=_("For example: mother, friend, neighbour."))
     email = forms.EmailField(label=_("Email"), required=False,
                              widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    phone = forms.CharField(label=_("Mobile phone"), max_length=24, required=False,
+    phone = forms.CharField(label=_("Mobile phone"), max_length=24, required=False,  # required in clean()
                             help_text=_("With country code, e.g. +86 138 0013 8000."),
                             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
     language = forms.ChoiceField(label=_("Language for messages"), choices=ContactLanguage.choices)
@@ -36,7 +36,28 @@ class ContactForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if "email" in cleaned and "phone" in cleaned and not cleaned["email"] and not cleaned["phone"]:
-            raise forms.ValidationError(_("Give an email address or a mobile number, so we can reach this contact."),
-                                        code="unreachable")
+        # CN-REG-03: the code is texted to the contact; a guardian's portal invitation is emailed.
+        if "phone" in cleaned and not cleaned["phone"]:
+            self.add_error("phone", forms.ValidationError(
+                _("Give the contact's mobile number: the confirmation code is texted there."), code="required"))
+        if cleaned.get("kind") == ContactKind.GUARDIAN and "email" in cleaned and not cleaned["email"]:
+            self.add_error("email", forms.ValidationError(
+                _("Give your guardian's email address: the invitation to the guardian portal is sent there."),
+                code="required"))
         return cleaned
+
+
+class CodeForm(forms.Form):
+    """The six-digit code texted to a contact (CN-REG-03)."""
+    code = forms.RegexField(label=_("Code"), regex=r"^\s*\d{6}\s*$", max_length=12,
+                            error_messages={"invalid": _("Enter the six-digit code.")},
+                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                                          "size": 8}))
+
+
+class GuardianLinkForm(CodeForm):
+    """CN-MIN-03: the guardian proves they hold the number the minor gave and consents."""
+    consent = forms.BooleanField(
+        label=_("I am this person's parent or legal guardian. I have read the notice above and consent to "
+                "their use of the service and to the processing of their personal information it needs."),
+        error_messages={"required": _("Tick the box to give your consent, or decline below.")})

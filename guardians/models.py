@@ -39,9 +39,31 @@ class Contact(models.Model):
                                 default=ContactLanguage.ZH_HANS)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Set by the contact verification flow (a later issue); unverified contacts are still told.
+    # CN-REG-03, BX-13: set when the contact proved they are reachable and agreed: the user typed the
+    # code texted to the contact, or the contact confirmed through the link in the invitation. Cleared
+    # when the address or number changes. Unverified contacts are still told in a crisis.
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
+    # The invitation (BX-13): the link and the code are derived from these nonces with the secret
+    # key (guardians.invitations), so the database never holds a usable link or code. A new nonce
+    # retires every earlier link or code.
+    invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
+    link_nonce = models.CharField(max_length=32, blank=True)
+    code_nonce = models.CharField(max_length=32, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    declined_at = models.DateTimeField(_("declined at"), null=True, blank=True)
+    # Set when a message to the contact could not be delivered after every retry (CN-REG-03): the
+    # user must fix the contact; cleared when the address or number changes.
+    bounced_at = models.DateTimeField(_("undeliverable since"), null=True, blank=True)
+    # Guardian contacts only: the guardian account that confirmed the link with the texted code
+    # (CN-MIN-03), and its consent to the service for this minor (CN-MIN-03, CN-MIN-04): given at,
+    # notice version, withdrawn at. History lives in the audit log.
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="guarded_contacts", verbose_name=_("guardian account"))
+    consent_at = models.DateTimeField(_("guardian consent given at"), null=True, blank=True)
+    consent_version = models.CharField(_("guardian consent notice version"), max_length=20, blank=True)
+    consent_revoked_at = models.DateTimeField(_("guardian consent withdrawn at"), null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "created_at", "id"]
@@ -55,6 +77,15 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def confirmed(self) -> bool:
+        """Active, verified and reachable: counts for the chat gate (CN-REG-03)."""
+        return self.active and self.verified_at is not None and self.bounced_at is None
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_at is not None and self.consent_revoked_at is None
 
 
 class Channel(models.TextChoices):
@@ -73,6 +104,13 @@ class Status(models.TextChoices):
 class Reason(models.TextChoices):
     DETECTED = "detected", _("Safety concern detected")
     UNCLAIMED = "unclaimed", _("No staff member responded in time")
+    # Messages about the contact relationship itself (BX-13, CN-REG-03), not about a risk:
+    INVITATION = "invitation", _("Named as a contact")
+    CODE = "code", _("New confirmation code")
+    REPLACED = "replaced", _("No longer a contact")
+
+
+SAFETY_REASONS = (Reason.DETECTED, Reason.UNCLAIMED)
 
 
 class Notification(models.Model):

@@ -1,8 +1,11 @@
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Max, QuerySet
+from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from guardians.models import Channel, Contact, ContactKind, Notification
-from guardians.policies import guardian_is_told
+from accounts.selectors import is_staff_account
+from guardians.policies import ContactGate, contact_gate, guardian_is_told
 
 
 class ContactNotFound(Exception):
@@ -32,15 +35,38 @@ def safety_contacts(user: User) -> list[Contact]:
 
 
 def guardian_account(contact: Contact) -> User | None:
-    """The guardian account that sees portal alerts for this guardian contact: role `guardian` and the
-    contact's email (emails are unique per account)."""
-    if contact.kind != ContactKind.GUARDIAN or not contact.email:
+    """The guardian account that sees portal alerts for this guardian contact: the one that confirmed
+    the link with the texted code (CN-MIN-03), while it is active."""
+    if contact.kind != ContactKind.GUARDIAN or contact.account_id is None:
         return None
-    return (User.objects.filter(groups__name=Role.GUARDIAN, email__iexact=contact.email, is_active=True)
-            .exclude(pk=contact.user_id).order_by("pk").first())
+    account = contact.account
+    return account if account.is_active else None
+
+
+def wards(guardian: User) -> list[Contact]:
+    """The guardian contacts this account confirmed, active ones, with the minor's account."""
+    return list(Contact.objects.filter(account=guardian, kind=ContactKind.GUARDIAN, active=True)
+                .select_related("user").order_by("created_at", "id"))
 
 
 def portal_alerts(recipient: User) -> QuerySet[Notification]:
     """Portal alerts addressed to this guardian account, newest first (CN-MIN-07)."""
     return (Notification.objects.filter(recipient=recipient, channel=Channel.PORTAL)
             .select_related("user").order_by("-created_at", "-id"))
+
+
+def chat_gate(user: User) -> ContactGate:
+    """CN-REG-03, CN-MIN-03/04, CN-ELD-01, BX-13: what the user's contacts still need before chat.
+    Staff accounts do not chat as users and are not asked."""
+    if is_staff_account(user):
+        return ContactGate()
+    contacts = list(Contact.objects.filter(user=user, active=True).select_related("account"))
+    guardian = next((contact for contact in contacts if contact.kind == ContactKind.GUARDIAN), None)
+    emergency = [contact for contact in contacts if contact.kind == ContactKind.EMERGENCY]
+    declined_at = None
+    if user.contact_prompt_skipped_at is not None:
+        declined_at = Contact.objects.filter(user=user, declined_at__isnull=False).aggregate(
+            newest=Max("declined_at"))["newest"]
+    return contact_gate(band=user.age_band, regime=settings.CN_REGIME, guardian=guardian, emergency=emergency,
+                        skipped_at=user.contact_prompt_skipped_at, declined_at=declined_at, now=timezone.now(),
+                        prompt_days=settings.GUARDIANS_CONTACT_PROMPT_DAYS)

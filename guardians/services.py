@@ -20,22 +20,26 @@ import datetime as dt
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts import audit
-from accounts.models import User
-from guardians import tasks
-from guardians.models import Channel, Contact, ContactKind, Notification, Reason, Status
+from accounts.models import Role, User
 from accounts.policies import normalise_phone
-from guardians.selectors import access_contact_by_id, guardian_account, safety_contacts
+from guardians import invitations, tasks
+from guardians.models import Channel, Contact, ContactKind, Notification, Reason, Status
+from guardians.signals import chat_gate_closed
+from guardians.selectors import ContactNotFound, access_contact_by_id, guardian_account, safety_contacts
 from guardians.sms import SMS, sms_backend
-from guardians.texts import safety_notice
+from guardians.texts import contact_message, safety_notice
 from moderation.pipeline import LEVELS
 
 NOTIFY_LEVELS = tuple(level for level in LEVELS if level != "none")
+SECRET_REASONS = (Reason.INVITATION, Reason.CODE)
 MAX_EVENT_KEY = 100
 
 
@@ -82,48 +86,330 @@ def _fill(contact: Contact, *, name: str, relationship: str, email: str, phone: 
     contact.phone = (normalise_phone(phone) or phone.strip()) if phone.strip() else ""
     contact.language = language
     contact.full_clean()  # raises ValidationError for callers that skipped the form
+    # CN-MIN-03: a guardian confirms with a code texted to their mobile and is invited to the portal by
+    # email, so both are needed. (The form asks everyone for a mobile, CN-REG-03; a service mailbox such
+    # as the drill contact may have email only, and gets the code by email.)
+    if contact.kind == ContactKind.GUARDIAN and not contact.phone:
+        raise ValidationError({"phone": gettext("Give the contact's mobile number: the confirmation code is "
+                                                "texted there.")})
+    if contact.kind == ContactKind.GUARDIAN and not contact.email:
+        raise ValidationError({"email": gettext("Give your guardian's email address: the invitation to the "
+                                                "guardian portal is sent there.")})
+    if contact.phone and contact.phone == contact.user.phone:
+        raise ValidationError({"phone": gettext("This is your own number. Name someone else.")})
 
 
 @transaction.atomic(durable=True)
 def add_contact(*, user: User, kind: str, name: str, relationship: str = "", email: str = "", phone: str = "",
-                language: str) -> Contact:
-    """Add an active contact. Raises ContactRefused (rules) or ValidationError (fields)."""
+                language: str, service_mailbox: bool = False) -> Contact:
+    """Add an active contact and invite them (BX-13). `service_mailbox`: a mailbox the service runs
+    itself (the crisis-drill contact), confirmed by configuration and never invited. Raises
+    ContactRefused (rules) or ValidationError (fields)."""
     _lock_owner(user)
     _check_room(user, kind)
     contact = Contact(user=user, kind=kind)
     _fill(contact, name=name, relationship=relationship, email=email, phone=phone, language=language)
+    if service_mailbox:
+        contact.verified_at = timezone.now()
     contact.save()
-    _audit_contact("contact.added", user, contact)
+    _audit_contact("contact.added", user, contact, **({"service_mailbox": True} if service_mailbox else {}))
+    if not service_mailbox:
+        _invite(contact)
     return contact
 
 
-def _audit_contact(action: str, user: User, contact: Contact) -> None:
+def _audit_contact(action: str, user: User, contact: Contact, **data) -> None:
     """BX-11: who changed which contact of whose; the contact's name, email and phone stay out of the log."""
     audit.record(action, actor=user, subject_type="contact", subject_id=contact.pk,
-                 data={"user": contact.user_id, "kind": contact.kind})
+                 data={"user": contact.user_id, "kind": contact.kind, **data})
 
 
 @transaction.atomic(durable=True)
 def update_contact(*, user: User, contact_id: int, name: str, relationship: str = "", email: str = "",
                    phone: str = "", language: str) -> Contact:
-    """Change a contact's details (not its kind). Raises ContactNotFound or ValidationError."""
+    """Change a contact's details (not its kind). A new email or number must be confirmed again and
+    the old one is told it is no longer a contact (CN-REG-03); a guardian's link and consent end with
+    it. Raises ContactNotFound or ValidationError."""
     _lock_owner(user)
     contact = access_contact_by_id(user, contact_id, lock=True)
+    before = {"email": contact.email, "phone": contact.phone, "language": contact.language}
     _fill(contact, name=name, relationship=relationship, email=email, phone=phone, language=language)
+    moved = (contact.email, contact.phone) != (before["email"], before["phone"])
+    if moved and contact.active:
+        _tell_replaced(contact, email=before["email"] if before["email"] != contact.email else "",
+                       phone=before["phone"] if before["phone"] != contact.phone else "",
+                       language=before["language"])
+        _reset_confirmation(contact)
     contact.save()
-    _audit_contact("contact.updated", user, contact)
+    _audit_contact("contact.updated", user, contact, reverify=moved)
+    if moved and contact.active:
+        _invite(contact)
     return contact
+
+
+def _reset_confirmation(contact: Contact) -> None:
+    contact.verified_at = contact.bounced_at = contact.declined_at = None
+    if contact.account_id is not None or contact.consent_at is not None:
+        contact.account = None
+        contact.consent_at, contact.consent_version, contact.consent_revoked_at = None, "", None
+        transaction.on_commit(partial(close_chats, contact.user_id))
 
 
 @transaction.atomic(durable=True)
 def deactivate_contact(*, user: User, contact_id: int) -> Contact:
-    """Stop telling this contact; the row stays for the delivery log. Raises ContactNotFound."""
+    """Stop telling this contact, and tell them so; the row stays for the delivery log. A guardian's
+    link and consent end with it. Raises ContactNotFound."""
     contact = access_contact_by_id(user, contact_id, lock=True)
     if contact.active:
+        if contact.invited_at is not None and contact.declined_at is None:
+            _tell_replaced(contact, email=contact.email, phone=contact.phone, language=contact.language)
+        _reset_confirmation(contact)
         contact.active = False
-        contact.save(update_fields=["active", "updated_at"])
+        contact.link_nonce = contact.code_nonce = ""
+        contact.save()
         _audit_contact("contact.deactivated", user, contact)
     return contact
+
+
+def _queue(contact: Contact, reason: str, rows: list[tuple[str, str]], *, language: str, text, tag: str) -> None:
+    """One delivery-log row per channel, handed to `deliver_notification` after commit."""
+    for channel, address in rows:
+        if not address:
+            continue
+        notification = Notification.objects.create(
+            event_key=f"contact:{contact.pk}:{reason}:{tag}", user_id=contact.user_id, contact=contact,
+            channel=channel, level="", reason=reason, address=address, language=language,
+            subject=text.subject, body=text.body if channel == Channel.EMAIL else text.short)
+        transaction.on_commit(partial(tasks.deliver_notification.delay, notification.pk))
+
+
+def _contact_text(contact: Contact, reason: str, *, reveal: bool, language: str | None = None):
+    """The message for `contact`; the link and code only when `reveal` (at send time), so the stored
+    copy in the delivery log holds neither."""
+    hidden = "[" + gettext("shown only in the message sent") + "]"
+    return contact_message(
+        reason=reason, kind=contact.kind, display_name=display_name(contact.user), contact_name=contact.name,
+        language=language or contact.language, band=contact.user.age_band,
+        link=invitations.link_url(contact) if reveal else hidden,
+        code=invitations.code_for(contact) if reveal else hidden)
+
+
+def _invite(contact: Contact) -> None:
+    """BX-13, CN-REG-03: tell the contact they were named, with a link to confirm or decline and a
+    code; a new invitation retires the links and codes of earlier ones."""
+    now = timezone.now()
+    contact.link_nonce, contact.code_nonce = invitations.new_nonce(), invitations.new_nonce()
+    contact.invited_at = contact.code_sent_at = now
+    contact.code_attempts = 0
+    contact.save(update_fields=["link_nonce", "code_nonce", "invited_at", "code_sent_at", "code_attempts"])
+    text = _contact_text(contact, Reason.INVITATION, reveal=False)
+    with translation.override(contact.language):
+        _queue(contact, Reason.INVITATION, [(Channel.EMAIL, contact.email), (Channel.SMS, contact.phone)],
+               language=contact.language, text=text, tag=contact.link_nonce[:12])
+
+
+def _tell_replaced(contact: Contact, *, email: str, phone: str, language: str) -> None:
+    text = contact_message(reason=Reason.REPLACED, kind=contact.kind, display_name=display_name(contact.user),
+                           contact_name=contact.name, language=language)
+    _queue(contact, Reason.REPLACED, [(Channel.EMAIL, email), (Channel.SMS, phone)], language=language,
+           text=text, tag=invitations.new_nonce()[:12])
+
+
+def _check_resend(contact: Contact, now) -> None:
+    wait = invitations.resend_wait(contact, now)
+    if wait:
+        raise ContactRefused("resend_wait", gettext(
+            "A message went to this contact a moment ago. You can send another in %(seconds)d s.")
+            % {"seconds": wait})
+
+
+@transaction.atomic(durable=True)
+def reinvite_contact(*, user: User, contact_id: int) -> Contact:
+    """Send the invitation again, with a new link and code. Raises ContactNotFound or ContactRefused."""
+    contact = access_contact_by_id(user, contact_id, lock=True)
+    if not contact.active:
+        raise ContactNotFound(contact_id)
+    if contact.verified_at is not None and contact.bounced_at is None:
+        raise ContactRefused("already_confirmed", gettext("This contact has already confirmed."))
+    _check_resend(contact, timezone.now())
+    _invite(contact)
+    _audit_contact("contact.invited", user, contact)
+    return contact
+
+
+def _spend_code_attempt(contact: Contact, code: str, now) -> None:
+    """Check a typed code against the contact's live one, counting the try. Raises ContactRefused;
+    the counted try is committed even then (the caller's transaction ends normally)."""
+    if not invitations.code_is_live(contact, now):
+        raise ContactRefused("code_expired", gettext(
+            "This code is no longer valid (expired, used or too many tries). Send a new one."))
+    contact.code_attempts += 1
+    contact.save(update_fields=["code_attempts"])
+    if not invitations.code_matches(contact, code):
+        left = settings.GUARDIANS_CONTACT_CODE_MAX_ATTEMPTS - contact.code_attempts
+        raise ContactRefused("code_wrong", gettext("That code is not right. %(left)d tries left.") % {"left": left})
+
+
+def verify_contact_code(*, user: User, contact_id: int, code: str) -> Contact:
+    """CN-REG-03: the user types the code texted to their emergency contact. A guardian confirms in
+    the portal instead (CN-MIN-03). Raises ContactNotFound or ContactRefused."""
+    refusal = None
+    with transaction.atomic(durable=True):
+        contact = access_contact_by_id(user, contact_id, lock=True)
+        if not contact.active:
+            raise ContactNotFound(contact_id)
+        if contact.kind == ContactKind.GUARDIAN:
+            raise ContactRefused("guardian_in_portal", gettext(
+                "Your guardian confirms in the guardian portal, with the link we sent them."))
+        now = timezone.now()
+        try:
+            _spend_code_attempt(contact, code, now)
+        except ContactRefused as error:
+            refusal = error  # the try stays counted
+        else:
+            _confirm(contact, now, by="code")
+    if refusal is not None:
+        raise refusal
+    return contact
+
+
+def _confirm(contact: Contact, now, *, by: str) -> None:
+    contact.verified_at = now
+    contact.bounced_at = contact.declined_at = None
+    contact.code_nonce = ""  # used: the code dies, the link stays for declining later
+    contact.save(update_fields=["verified_at", "bounced_at", "declined_at", "code_nonce"])
+    audit.record("contact.confirmed", actor=contact.user if by == "code" else None, subject_type="contact",
+                 subject_id=contact.pk, data={"user": contact.user_id, "kind": contact.kind, "by": by})
+
+
+@transaction.atomic(durable=True)
+def reconfirm_contact(*, user: User, contact_id: int) -> Contact:
+    """CN-ELD-01: the person confirms, as every year, that a confirmed contact is still right.
+    Raises ContactNotFound or ContactRefused (a contact not confirmed yet needs its code instead)."""
+    contact = access_contact_by_id(user, contact_id, lock=True)
+    if not contact.active:
+        raise ContactNotFound(contact_id)
+    if not contact.confirmed:
+        raise ContactRefused("not_confirmed", gettext("This contact has not confirmed yet: use the code instead."))
+    contact.verified_at = timezone.now()
+    contact.save(update_fields=["verified_at"])
+    _audit_contact("contact.reconfirmed", user, contact)
+    return contact
+
+
+def contact_by_link(contact_id: int, token: str, *, lock: bool = False) -> Contact:
+    """The contact a link in an invitation names, if the link is current. Raises ContactNotFound."""
+    rows = Contact.objects.select_for_update() if lock else Contact.objects.select_related("user", "account")
+    contact = rows.filter(pk=contact_id).first()
+    if contact is None or not invitations.link_is_valid(contact, token, timezone.now()):
+        raise ContactNotFound(contact_id)
+    return contact
+
+
+@transaction.atomic(durable=True)
+def respond_to_invitation(*, contact_id: int, token: str, accept: bool) -> Contact:
+    """BX-13: the contact, through the link, confirms (emergency contacts) or declines (either kind).
+    Declining ends the contact, so the user must name someone else. Raises ContactNotFound or
+    ContactRefused."""
+    contact = contact_by_link(contact_id, token, lock=True)
+    now = timezone.now()
+    if accept:
+        if contact.kind == ContactKind.GUARDIAN:
+            raise ContactRefused("guardian_in_portal", gettext(
+                "A guardian confirms by signing in, entering the texted code and answering the consent request."))
+        _confirm(contact, now, by="link")
+        return contact
+    _reset_confirmation(contact)
+    contact.declined_at = now
+    contact.active = False
+    contact.link_nonce = contact.code_nonce = ""
+    contact.save()
+    audit.record("contact.declined", subject_type="contact", subject_id=contact.pk,
+                 data={"user": contact.user_id, "kind": contact.kind})
+    return contact
+
+
+def link_guardian(*, contact_id: int, token: str, account: User, code: str) -> Contact:
+    """CN-MIN-03, CN-MIN-04: a signed-in guardian confirms the link with the code texted to the
+    guardian's number and gives consent to the notice of GUARDIANS_CONSENT_NOTICE_VERSION. The account
+    gains the guardian role. Raises ContactNotFound or ContactRefused."""
+    refusal = None
+    with transaction.atomic(durable=True):
+        contact = contact_by_link(contact_id, token, lock=True)
+        if contact.kind != ContactKind.GUARDIAN:
+            raise ContactNotFound(contact_id)
+        if account.pk == contact.user_id or account.is_minor:
+            raise ContactRefused("not_an_adult_guardian", gettext(
+                "A guardian must be an adult with their own account."))
+        if contact.account_id not in (None, account.pk):
+            raise ContactRefused("other_guardian", gettext("Another account is already linked as this guardian."))
+        now = timezone.now()
+        try:
+            _spend_code_attempt(contact, code, now)
+        except ContactRefused as error:
+            refusal = error
+        else:
+            contact.account = account
+            contact.consent_at, contact.consent_version = now, settings.GUARDIANS_CONSENT_NOTICE_VERSION
+            contact.consent_revoked_at = None
+            contact.save(update_fields=["account", "consent_at", "consent_version", "consent_revoked_at"])
+            _confirm(contact, now, by="guardian")
+            account.groups.add(Group.objects.get_or_create(name=Role.GUARDIAN)[0])
+            audit.record("guardian.consent_given", actor=account, subject_type="contact", subject_id=contact.pk,
+                         data={"user": contact.user_id, "version": contact.consent_version})
+    if refusal is not None:
+        raise refusal
+    return contact
+
+
+@transaction.atomic(durable=True)
+def send_new_code(*, contact_id: int, token: str) -> Contact:
+    """A new code for the guardian on the link page, texted to the guardian's number (the link stays).
+    Raises ContactNotFound or ContactRefused."""
+    contact = contact_by_link(contact_id, token, lock=True)
+    now = timezone.now()
+    _check_resend(contact, now)
+    contact.code_nonce, contact.code_sent_at, contact.code_attempts = invitations.new_nonce(), now, 0
+    contact.save(update_fields=["code_nonce", "code_sent_at", "code_attempts"])
+    text = _contact_text(contact, Reason.CODE, reveal=False)
+    _queue(contact, Reason.CODE, [(Channel.SMS, contact.phone)], language=contact.language, text=text,
+           tag=contact.code_nonce[:12])
+    return contact
+
+
+@transaction.atomic(durable=True)
+def set_guardian_consent(*, guardian: User, contact_id: int, consent: bool) -> Contact:
+    """CN-MIN-03, CN-MIN-04: the linked guardian withdraws or gives again their consent; withdrawing
+    closes the minor's open chats at once. Raises ContactNotFound."""
+    contact = (Contact.objects.select_for_update()
+               .filter(pk=contact_id, account=guardian, kind=ContactKind.GUARDIAN, active=True).first())
+    if contact is None:
+        raise ContactNotFound(contact_id)
+    now = timezone.now()
+    if consent and not contact.has_consent:
+        contact.consent_at, contact.consent_version = now, settings.GUARDIANS_CONSENT_NOTICE_VERSION
+        contact.consent_revoked_at = None
+        audit.record("guardian.consent_given", actor=guardian, subject_type="contact", subject_id=contact.pk,
+                     data={"user": contact.user_id, "version": contact.consent_version})
+    elif not consent and contact.has_consent:
+        contact.consent_revoked_at = now
+        audit.record("guardian.consent_withdrawn", actor=guardian, subject_type="contact", subject_id=contact.pk,
+                     data={"user": contact.user_id})
+        transaction.on_commit(partial(close_chats, contact.user_id))
+    contact.save(update_fields=["consent_at", "consent_version", "consent_revoked_at"])
+    return contact
+
+
+def close_chats(user_id: int) -> None:
+    """After commit: the user's open chats end at once (companion's receiver closes the sockets)."""
+    chat_gate_closed.send(sender=Contact, user_id=user_id)
+
+
+@transaction.atomic(durable=True)
+def skip_contact_prompt(*, user: User) -> None:
+    """CN-REG-03: an adult chooses not to name an emergency contact for now; asked again later."""
+    User.objects.filter(pk=user.pk).update(contact_prompt_skipped_at=timezone.now())
+    audit.record("contact.skipped", actor=user, subject_type="user", subject_id=user.pk)
 
 
 # --- Safety notifications -------------------------------------------------------------------
@@ -203,11 +489,19 @@ def claim_notification(*, notification_id: int) -> Notification | None:
 
 
 def _transmit(notification: Notification) -> None:
+    body = notification.body
+    if notification.reason in SECRET_REASONS:
+        # The stored copy hides the link and the code; the message sent carries the current ones.
+        contact = notification.contact
+        if contact is None or not contact.active or not contact.link_nonce:
+            return  # declined, replaced or removed since: nothing to confirm any more
+        text = _contact_text(contact, notification.reason, reveal=True, language=notification.language)
+        body = text.body if notification.channel == Channel.EMAIL else text.short
     if notification.channel == Channel.EMAIL:
-        EmailMessage(subject=notification.subject, body=notification.body, from_email=settings.DEFAULT_FROM_EMAIL,
+        EmailMessage(subject=notification.subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL,
                      to=[notification.address], headers={"Message-ID": notification.message_id}).send()
     elif notification.channel == Channel.SMS:
-        sms_backend().send(SMS(to=notification.address, text=notification.body, id=f"notification-{notification.pk}"))
+        sms_backend().send(SMS(to=notification.address, text=body, id=f"notification-{notification.pk}"))
     # A portal alert is shown from its row: committing it was the delivery.
 
 
@@ -221,8 +515,12 @@ def mark_notification_sent(*, notification_id: int) -> None:
 @transaction.atomic(durable=True)
 def record_delivery_failure(*, notification_id: int, error: str, final: bool) -> None:
     """Release the claim so the retry can take it, or give up for good (`final`)."""
-    Notification.objects.filter(pk=notification_id, status=Status.SENDING).update(
+    updated = Notification.objects.filter(pk=notification_id, status=Status.SENDING).update(
         status=Status.FAILED if final else Status.PENDING, last_error=error[:2000])
+    if final and updated:
+        # CN-REG-03: an address that fails every retry is flagged; the user must fix it (gate).
+        contact_id = Notification.objects.filter(pk=notification_id).values_list("contact_id", flat=True).first()
+        Contact.objects.filter(pk=contact_id, active=True, bounced_at=None).update(bounced_at=timezone.now())
 
 
 def send_notification(*, notification_id: int) -> bool:

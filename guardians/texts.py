@@ -69,3 +69,52 @@ def safety_notice(*, display_name: str, contact_name: str, region: str, level: s
         body = "\n\n".join([gettext("Hello %(contact)s,") % values, opening, call, why, service])
         short = " ".join([subject, opening, call])
     return NoticeText(subject=subject, body=body, short=short)
+
+
+def contact_message(*, reason: str, kind: str, display_name: str, contact_name: str, language: str,
+                    link: str = "", code: str = "", band: str = "") -> NoticeText:
+    """What a contact is sent about the relationship itself (BX-13, CN-REG-03, CN-MIN-03): named as a
+    guardian or emergency contact (`invitation`), a new confirmation code (`code`), or no longer a
+    contact (`replaced`). Never anything the user wrote. `band` is the user's age band, for the
+    guardian's consent wording."""
+    service = settings.COMPANION_SERVICE_NAME
+    with translation.override(language):
+        values = {"name": display_name, "contact": contact_name, "service": service, "link": link, "code": code}
+        hello = gettext("Hello %(contact)s,") % values
+        if reason == "replaced":
+            subject = gettext("[%(service)s] You are no longer a contact of %(name)s") % values
+            text = gettext("%(name)s has changed their contacts on %(service)s. You will no longer receive "
+                           "messages about them from us. If you did not expect this, you may want to talk "
+                           "to %(name)s.") % values
+            return NoticeText(subject=subject, body="\n\n".join([hello, text, service]), short=text)
+        if reason == "code":
+            subject = gettext("[%(service)s] Your confirmation code") % values
+            text = gettext("Your code to confirm that you are a contact of %(name)s on %(service)s is %(code)s. "
+                           "It is valid for 24 hours. Confirm or decline here: %(link)s") % values
+            return NoticeText(subject=subject, body="\n\n".join([hello, text, service]), short=text)
+        if kind == "guardian":
+            subject = gettext("[%(service)s] %(name)s named you as their guardian") % values
+            what = gettext("%(name)s uses %(service)s, an AI companion chat service, and named you as their "
+                           "guardian. As their guardian you receive alerts if we detect that they may be at "
+                           "risk, and you decide whether they may use the service.") % values
+            if band == "child":
+                what += " " + gettext("Because %(name)s is under 14, they cannot chat until you give your "
+                                      "consent.") % values
+            how = gettext("To confirm, open %(link)s, sign in or create a guardian account, and enter the "
+                          "code %(code)s. There you can give or refuse your consent, and withdraw it at any "
+                          "time later.") % values
+            short = gettext("%(name)s named you as their guardian on %(service)s. Confirm with code %(code)s "
+                            "at %(link)s, or decline there.") % values
+        else:
+            subject = gettext("[%(service)s] %(name)s named you as their emergency contact") % values
+            what = gettext("%(name)s uses %(service)s, an AI companion chat service, and named you as their "
+                           "emergency contact. If we detect that they may be at risk, we will tell you by "
+                           "email or text message so that you can check on them.") % values
+            how = gettext("Please confirm or decline at %(link)s. %(name)s may also ask you for this code "
+                          "to confirm: %(code)s.") % values
+            short = gettext("%(name)s named you as their emergency contact on %(service)s. Your code: "
+                            "%(code)s. Confirm or decline: %(link)s") % values
+        private = gettext("For their privacy we never send you what they wrote. If you do not know %(name)s "
+                          "or do not want to be their contact, decline and we will send nothing more.") % values
+        body = "\n\n".join([hello, what, how, private, service])
+    return NoticeText(subject=subject, body=body, short=short)

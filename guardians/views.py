@@ -1,32 +1,137 @@
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.identity import needs_phone_verification
 from accounts.models import Role
-from guardians import services
-from guardians.forms import ContactForm
-from guardians.selectors import ContactNotFound, access_contact_by_id, contacts_of, portal_alerts
+from accounts.policies import AgeBand
+from accounts.views import safe_next
+from guardians import invitations, services
+from guardians.forms import CodeForm, ContactForm, GuardianLinkForm
+from guardians.models import ContactKind
+from guardians.policies import guardian_consent_needed
+from guardians.selectors import (ContactNotFound, access_contact_by_id, chat_gate, contacts_of, portal_alerts,
+                                 wards)
 from guardians.texts import level_label
 
 ALERTS_SHOWN = 100
 
 
+def gate_url(next_url: str) -> str:
+    """Where the chat page sends a user whose contacts are not in order yet (CN-REG-03)."""
+    return reverse("guardians:contacts") + "?" + urlencode({"next": next_url})
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def contacts(request):
-    """List the user's contacts and add one (CN-CRI-07)."""
-    form = ContactForm(request.POST or None, initial={"language": request.user.language})
+    """List the user's contacts, say what chat still needs (CN-REG-03, CN-MIN-03, CN-ELD-01), add one."""
+    user = request.user
+    next_url = safe_next(request, "")
+    gate = chat_gate(user)
+    kind = ContactKind.GUARDIAN if gate.blocking == "guardian_missing" else ContactKind.EMERGENCY
+    form = ContactForm(request.POST or None, initial={"language": user.language, "kind": kind})
     if request.method == "POST" and form.is_valid():
-        if _saved(form, lambda data: services.add_contact(user=request.user, **data)):
-            messages.success(request, gettext("Contact added."))
-            return redirect("guardians:contacts")
+        if _saved(form, lambda data: services.add_contact(user=user, **data)):
+            messages.success(request, gettext("Contact added. We sent them a message with a confirmation code."))
+            return redirect(gate_url(next_url) if next_url else reverse("guardians:contacts"))
+    rows = [{"contact": contact, "status": _status(contact), "code_form": CodeForm(prefix=f"c{contact.pk}")}
+            for contact in contacts_of(user)]
     return render(request, "guardians/contacts.html", {
-        "contacts": contacts_of(request.user), "form": form, "is_minor": request.user.is_minor,
-        "is_guardian": request.user.has_role(Role.GUARDIAN)})
+        "rows": rows, "form": form, "is_minor": user.is_minor, "gate": gate, "next": next_url,
+        "needs_consent": guardian_consent_needed(user.age_band, settings.CN_REGIME),
+        "is_elderly": user.age_band == AgeBand.ELDERLY, "is_guardian": user.has_role(Role.GUARDIAN)})
+
+
+
+def _status(contact) -> str:
+    """One line for the contact's state, as the user sees it."""
+    if contact.declined_at is not None:
+        return gettext("Declined: name someone else")
+    if not contact.active:
+        return gettext("Deactivated")
+    if contact.bounced_at is not None:
+        return gettext("Our messages do not reach them: check the details")
+    if contact.kind == ContactKind.GUARDIAN:
+        if contact.account_id is None:
+            return gettext("Waiting for your guardian to confirm in the guardian portal")
+        if contact.consent_revoked_at is not None:
+            return gettext("Linked; your guardian withdrew consent")
+        if contact.consent_at is not None:
+            return gettext("Linked; consent given")
+        return gettext("Linked")
+    if contact.verified_at is None:
+        return gettext("Waiting for confirmation")
+    return gettext("Confirmed")
+
+
+@login_required
+@require_POST
+def contact_verify(request, contact_id: int):
+    """CN-REG-03: the user types the code we texted to their emergency contact."""
+    form = CodeForm(request.POST, prefix=f"c{contact_id}")
+    if not form.is_valid():
+        messages.error(request, gettext("Enter the six-digit code."))
+        return _back_to_contacts(request)
+    return _contact_action(request, lambda: services.verify_contact_code(
+        user=request.user, contact_id=contact_id, code=form.cleaned_data["code"]), gettext("Contact confirmed."))
+
+
+@login_required
+@require_POST
+def contact_reconfirm(request, contact_id: int):
+    """CN-ELD-01: "still right" for a contact confirmed over a year ago."""
+    return _contact_action(request, lambda: services.reconfirm_contact(user=request.user, contact_id=contact_id),
+                           gettext("Thank you. We will ask again in a year."))
+
+
+@login_required
+@require_POST
+def contact_resend(request, contact_id: int):
+    return _contact_action(request, lambda: services.reinvite_contact(user=request.user, contact_id=contact_id),
+                           gettext("We sent the invitation again, with a new code."))
+
+
+def _contact_action(request, action, success: str):
+    """Run a contact service: a missing (or someone else's) contact is a 404, a refusal is shown as
+    the error; then back to the contacts page (and its `next`)."""
+    try:
+        action()
+    except ContactNotFound:
+        raise Http404 from None
+    except services.ContactRefused as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, success)
+    return _back_to_contacts(request)
+
+
+@login_required
+@require_POST
+def contact_skip(request):
+    """CN-REG-03: an adult chooses to go on without an emergency contact for now."""
+    if request.user.age_band != AgeBand.ADULT:
+        raise PermissionDenied  # minors and elders cannot skip (CN-REG-03, CN-ELD-01)
+    services.skip_contact_prompt(user=request.user)
+    messages.info(request, gettext("You can add an emergency contact at any time here. We will ask again in %(days)d days.")
+                  % {"days": settings.GUARDIANS_CONTACT_PROMPT_DAYS})
+    return redirect(safe_next(request, reverse("home")))
+
+
+
+def _back_to_contacts(request):
+    next_url = safe_next(request, "")
+    return redirect(gate_url(next_url) if next_url else reverse("guardians:contacts"))
 
 
 @login_required
@@ -51,6 +156,88 @@ def contact_deactivate(request, contact_id: int):
         raise Http404 from None
     messages.success(request, gettext("Contact deactivated. They will not be told about safety concerns."))
     return redirect("guardians:contacts")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def respond(request, contact_id: int, token: str):
+    """BX-13: the page the invitation links to. An emergency contact confirms or declines here without
+    an account; a guardian declines here, or signs in (or signs up) and confirms the link with the
+    texted code and gives consent (CN-MIN-03, CN-MIN-04)."""
+    try:
+        contact = services.contact_by_link(contact_id, token)
+    except ContactNotFound:
+        return render(request, "guardians/respond_invalid.html", status=404)
+    is_guardian = contact.kind == ContactKind.GUARDIAN
+    if is_guardian and request.user.is_authenticated and needs_phone_verification(request.user):
+        # CN-REG-04: a guardian account proves its own mobile first (sign-up from this page lands here).
+        return redirect(reverse("phone_verification") + "?" + urlencode({"next": request.path}))
+    link_form = GuardianLinkForm(request.POST if request.POST.get("action") == "link" else None)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "decline":
+                services.respond_to_invitation(contact_id=contact.pk, token=token, accept=False)
+                return render(request, "guardians/respond_done.html", {"declined": True, "contact": contact})
+            if action == "confirm" and not is_guardian:
+                services.respond_to_invitation(contact_id=contact.pk, token=token, accept=True)
+                return render(request, "guardians/respond_done.html", {"declined": False, "contact": contact})
+            if action == "new_code" and is_guardian:
+                services.send_new_code(contact_id=contact.pk, token=token)
+                messages.success(request, gettext("We texted a new code to %(phone)s.")
+                                 % {"phone": invitations.masked_phone(contact.phone)})
+                return redirect(request.path)
+            if action == "link" and is_guardian and request.user.is_authenticated and link_form.is_valid():
+                services.link_guardian(contact_id=contact.pk, token=token, account=request.user,
+                                       code=link_form.cleaned_data["code"])
+                messages.success(request, gettext("You are now linked as the guardian of %(name)s. Thank you.")
+                                 % {"name": services.display_name(contact.user)})
+                return redirect("guardians:portal")
+        except ContactNotFound:
+            return render(request, "guardians/respond_invalid.html", status=404)
+        except services.ContactRefused as refusal:
+            link_form.add_error(None, refusal.message)
+    band = contact.user.age_band
+    return render(request, "guardians/respond.html", {
+        "contact": contact, "name": services.display_name(contact.user), "is_guardian": is_guardian,
+        "form": link_form, "phone": invitations.masked_phone(contact.phone),
+        "is_child": band == AgeBand.CHILD, "consent_version": settings.GUARDIANS_CONSENT_NOTICE_VERSION,
+        "login_url": reverse("account_login") + "?" + urlencode({"next": request.path}),
+        "signup_url": reverse("account_signup") + "?" + urlencode({"next": request.path})})
+
+
+
+@login_required
+def portal(request):
+    """The guardian portal (contracts §3 `/guardian/`): the minors this account is guardian of, their
+    consent (CN-MIN-03, CN-MIN-04: withdraw or give again), and the alerts."""
+    if not request.user.has_role(Role.GUARDIAN):
+        raise PermissionDenied
+    now = timezone.now()
+    rows = [{"contact": contact, "name": services.display_name(contact.user), "age": contact.user.age,
+             "needs_consent": guardian_consent_needed(contact.user.age_band, settings.CN_REGIME)}
+            for contact in wards(request.user)]
+    alerts = portal_alerts(request.user)[:5]
+    return render(request, "guardians/portal.html", {"wards": rows, "alerts": alerts, "now": now})
+
+
+@login_required
+@require_POST
+def portal_consent(request, contact_id: int):
+    if not request.user.has_role(Role.GUARDIAN):
+        raise PermissionDenied
+    consent = request.POST.get("consent") == "give"
+    try:
+        contact = services.set_guardian_consent(guardian=request.user, contact_id=contact_id, consent=consent)
+    except ContactNotFound:
+        raise Http404 from None
+    name = services.display_name(contact.user)
+    if consent:
+        messages.success(request, gettext("Consent given. %(name)s can use the service.") % {"name": name})
+    else:
+        messages.success(request, gettext("Consent withdrawn. %(name)s can no longer chat; their open chats "
+                                          "were closed.") % {"name": name})
+    return redirect("guardians:portal")
 
 
 @login_required

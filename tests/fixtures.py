@@ -15,7 +15,10 @@ from django.utils import timezone
 
 from accounts.consents import REQUIRED_FOR_CHAT, current_version
 from accounts.selectors import is_staff_account
-from accounts.models import Consent, User
+from accounts.models import Consent, Role, User
+from accounts.policies import AgeBand
+from django.contrib.auth.models import Group
+from guardians.models import Contact, ContactKind
 from companion.asgi import application
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.sms_gateway import FakeSMSGateway
@@ -51,6 +54,41 @@ class UserFactory(factory.django.DjangoModelFactory):
             Consent.objects.bulk_create([
                 Consent(user=obj, purpose=purpose, version=current_version(purpose), granted=True, source="signup")
                 for purpose in REQUIRED_FOR_CHAT])
+
+
+    @factory.post_generation
+    def contacts(obj, create, extracted, **kwargs):
+        """Test users have the contacts chat needs (CN-REG-03, CN-MIN-03): a minor a linked, consenting
+        guardian (an account of its own), an elder a confirmed emergency contact, an adult has skipped
+        the question. `contacts=False`: none, as a brand-new account."""
+        if create and extracted is not False:
+            give_contacts(obj)
+
+
+def give_contacts(user: User) -> None:
+    now = timezone.now()
+    if user.is_minor:
+        account = UserFactory(username=f"{user.username}-guardian")
+        account.groups.add(Group.objects.get_or_create(name=Role.GUARDIAN)[0])
+        Contact.objects.create(user=user, kind=ContactKind.GUARDIAN, name="Parent", relationship="parent",
+                               email=account.email, phone=account.phone, language="en", account=account,
+                               verified_at=now, consent_at=now, consent_version="test")
+    elif user.age_band == AgeBand.ELDERLY:
+        Contact.objects.create(user=user, kind=ContactKind.EMERGENCY, name="Daughter", relationship="daughter",
+                               email=f"{user.username}-family@example.net", phone="+8613700137000",
+                               language="en", verified_at=now)
+    else:
+        User.objects.filter(pk=user.pk).update(contact_prompt_skipped_at=now)
+        user.contact_prompt_skipped_at = now
+
+
+def confirm_guardian(contact: Contact, account: User) -> Contact:
+    """The guardian's side of the invitation (CN-MIN-03) through the real service, with the link and
+    code the invitation carried (derived from the contact, as the message sent does)."""
+    from guardians.invitations import code_for, link_token
+    from guardians.services import link_guardian
+
+    return link_guardian(contact_id=contact.pk, token=link_token(contact), account=account, code=code_for(contact))
 
 
 def _enrol_staff(user: User) -> None:

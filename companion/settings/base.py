@@ -412,6 +412,16 @@ GUARDIANS_MAX_EMERGENCY_CONTACTS = 3
 # is sent again (guardians/services.py). Longer than one send can take with EMAIL_TIMEOUT per step.
 GUARDIANS_DELIVERY_LEASE_SECONDS = float(os.environ.get("GUARDIANS_DELIVERY_LEASE_SECONDS", "60"))
 GUARDIANS_RETRY_BASE_SECONDS = 2
+# Contacts (CN-REG-03, BX-13, CN-MIN-03): a contact confirms with the code texted to them (typed by
+# the user or, for a guardian, in the portal) or through the link in the invitation.
+GUARDIANS_CONTACT_CODE_TTL_SECONDS = int(os.environ.get("GUARDIANS_CONTACT_CODE_TTL_SECONDS", str(24 * 3600)))
+GUARDIANS_CONTACT_CODE_MAX_ATTEMPTS = 5
+GUARDIANS_CONTACT_CODE_RESEND_SECONDS = 60
+GUARDIANS_CONTACT_LINK_TTL_DAYS = 14
+# An adult who chose to skip naming an emergency contact is asked again after this many days.
+GUARDIANS_CONTACT_PROMPT_DAYS = int(os.environ.get("GUARDIANS_CONTACT_PROMPT_DAYS", "30"))
+# The guardian consent notice (CN-MIN-03, CN-MIN-04); a new version does not void consents given.
+GUARDIANS_CONSENT_NOTICE_VERSION = "2026-11-28"
 # CN-CRI-07 wants contacts told within 60 s: a task held by a worker that died must come back in
 # a minute or two, not after the Redis transport's default hour (visibility timeout, above the lease
 # and the longest retry countdown), and idle workers look for such tasks on every poll (throttle 1;

@@ -33,6 +33,7 @@
 
   let sanctionNotice = null; // the last `notice` of kind sanction (shown when the socket closes)
   let serviceNotice = null; // the last `notice` of kind service_ended (shown when the socket closes)
+  let contactsNotice = null; // the last `notice` of kind contacts (shown when the socket closes)
   let ws = null;
   let closedForGood = false;
   let leaving = false;
@@ -229,6 +230,8 @@
         if (frame.action === "restrict") showNotice(frame.text);
       } else if (frame.kind === "service_ended") {
         serviceNotice = frame;  // CN-SVC-01: shown with its archive link when `closed` follows
+      } else if (frame.kind === "contacts") {
+        contactsNotice = frame;  // CN-MIN-03, CN-REG-03: why chat stopped, shown when `closed` follows
       } else {
         showNotice(frame.text);
       }
@@ -252,6 +255,15 @@
           link.dataset.testid = "appeal-link";
           closedText.append(" ", link);
         }
+        return;
+      }
+      if (frame.reason === "blocked" && contactsNotice) {
+        closeForGood(contactsNotice.text);
+        const link = document.createElement("a");
+        link.href = contactsNotice.link.url;
+        link.textContent = contactsNotice.link.text;
+        link.dataset.testid = "contacts-link";
+        closedText.append(" ", link);
         return;
       }
       closeForGood(S.closed[frame.reason] || S.closed.exit);

@@ -77,6 +77,12 @@ def test_an_adult_signs_up_verifies_the_texted_code_and_chats(demo, sms_gateway,
     assert done.status_code == 302 and done["Location"] == "/chat/friend/"
     user.refresh_from_db()
     assert user.phone == "+8613800138000" and user.phone_verified_at is not None
+    # CN-REG-03: an adult is asked for an emergency contact once and may skip it by choice.
+    prompt = client.get("/chat/friend/")
+    assert prompt.status_code == 302 and prompt["Location"] == "/contacts/?next=%2Fchat%2Ffriend%2F"
+    assert 'data-testid="contact-prompt"' in client.get(prompt["Location"]).content.decode()
+    skipped = client.post("/contacts/skip/", {"next": "/chat/friend/"})
+    assert skipped.status_code == 302 and skipped["Location"] == "/chat/friend/"
     assert client.get("/chat/friend/").status_code == 200
     assert client.get("/accounts/phone/?next=/chat/friend/")["Location"] == "/chat/friend/"
 
@@ -274,7 +280,7 @@ def _born(years_before: dt.date, years: int) -> dt.date:
 
 def test_the_daily_job_records_birthdays_that_move_people_between_bands(settings):
     birthday = dt.date(2027, 3, 15)
-    people = {name: UserFactory(username=name, birth_date=_born(birthday, age))
+    people = {name: UserFactory(username=name, birth_date=_born(birthday, age), contacts=False)
               for name, age in (("turns14", 14), ("turns18", 18), ("turns60", 60), ("stays", 35))}
     staff = UserFactory(username="nobirth", birth_date=None)
     with time_machine.travel(dt.datetime(2027, 3, 14, 0, 5, tzinfo=SHANGHAI), tick=False):

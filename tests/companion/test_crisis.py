@@ -19,7 +19,7 @@ from companion.models import (
     Mode,
 )
 from guardians.services import add_contact
-from tests.fixtures import UserFactory, frames_until, join, open_console
+from tests.fixtures import confirm_guardian, UserFactory, frames_until, join, open_console
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -230,6 +230,8 @@ async def test_unclaimed_case_runs_the_fallback_once(adult, operator, settings, 
     settings.COMPANION_CRISIS_SLA_SECONDS = 0.3
     settings.COMPANION_CRISIS_ONCALL_EMAILS = ["duty-lead@example.com"]
     await db(lambda: add_contact(user=adult, kind="emergency", name="Sam", email="sam@example.com", language="en"))
+    assert [mail.to for mail in mailoutbox] == [["sam@example.com"]]  # BX-13: the invitation
+    mailoutbox.clear()
     console = await console_ready(operator)
     chat, _ = await crisis_in_chat(adult)
     escalation = (await until(console, lambda f: f["type"] == "escalation"))[-1]
@@ -299,13 +301,17 @@ async def test_console_refuses_bad_frames_and_unknown_cases(operator):
 async def test_guardian_and_emergency_contact_are_told_once_and_the_user_knows(demo, mailoutbox):
     """CN-CRI-07: contacts hear that a safety concern was detected, never what was written."""
     def teen_with_contacts():
-        teen = UserFactory(language="en", birth_date=dt.date.today() - dt.timedelta(days=365 * 15 + 30))
-        add_contact(user=teen, kind="guardian", name="Mum", email="mum@example.com", phone="+8613800138000",
-                    language="en")
+        teen = UserFactory(language="en", birth_date=dt.date.today() - dt.timedelta(days=365 * 15 + 30),
+                           contacts=False)
+        guardian = add_contact(user=teen, kind="guardian", name="Mum", email="mum@example.com",
+                               phone="+8613800138000", language="en")
+        confirm_guardian(guardian, UserFactory(email="mum@example.com"))  # CN-MIN-04: linked and consenting
         add_contact(user=teen, kind="emergency", name="Aunt", email="aunt@example.com", language="en")
         return teen
 
     teen = await db(teen_with_contacts)
+    assert sorted(address for mail in mailoutbox for address in mail.to) == ["aunt@example.com", "mum@example.com"]
+    mailoutbox.clear()  # the invitations (BX-13); what follows is about the crisis
     chat, frames = await crisis_in_chat(teen)
     system_text = "".join(f["text"] for f in frames if f["type"] == "message_delta")
     assert "guardian or emergency contact" in system_text

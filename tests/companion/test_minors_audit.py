@@ -35,6 +35,9 @@ def test_the_pack_has_every_section_and_counts_staff_reads_of_minors_cases(tmp_p
     assert pack["population"]["minors"] - baseline["population"]["minors"] == 2
     assert pack["population"]["under_14"] - baseline["population"]["under_14"] == 1
     assert pack["consents"]["training_opt_ins_ignored"] - baseline["consents"]["training_opt_ins_ignored"] == 1
+    # CN-MIN-03: both minors come with a linked guardian who consented (tests/fixtures.py).
+    assert pack["consents"]["guardian_consent_in_force"] - baseline["consents"]["guardian_consent_in_force"] == 2
+    assert pack["consents"]["guardian_linked"] - baseline["consents"]["guardian_linked"] == 2
     assert pack["staff_access"]["crisis_case_reads"] - baseline["staff_access"]["crisis_case_reads"] == 2
     assert pack["staff_access"]["distinct_staff"] >= 1
     assert pack["incidents"]["crisis_cases_by_level"].get("crisis", 0) >= 1

@@ -107,6 +107,9 @@ def test_sign_up_with_birth_date_then_chat(client, demo, sms_gateway, django_cap
     # CN-DAT-07: one ledger row per purpose; the training opt-in was left unticked and is recorded as such.
     assert dict(user.consents.values_list("purpose", "granted")) == {
         "terms": True, "privacy": True, "sensitive": True, "training": False}
+    # CN-REG-03: asked for an emergency contact; skipping is an explicit choice.
+    assert client.get("/chat/friend/")["Location"] == "/contacts/?next=%2Fchat%2Ffriend%2F"
+    client.post("/contacts/skip/", {"csrfmiddlewaretoken": _csrf(client, "/contacts/"), "next": "/chat/friend/"})
     assert client.get("/chat/friend/").status_code == 200
 
 

@@ -29,7 +29,8 @@ def born_years_ago(years: int) -> dt.date:
 
 
 def make_user(age: int, **fields):
-    return UserFactory(birth_date=born_years_ago(age), **fields)
+    """A user of `age` with no contacts (the tests here add their own)."""
+    return UserFactory(birth_date=born_years_ago(age), **{"contacts": False, **fields})
 
 
 def make_guardian_account(**fields):

@@ -25,7 +25,7 @@ def minor_with_guardian():
     account = make_guardian_account(username="mum", email="mum@example.net", language="zh-hans")
     minor = make_user(13, username="xiaoming", first_name="Xiaoming", region="CN")
     guardian = make_contact(minor, ContactKind.GUARDIAN, name="Wang Fang", email="mum@example.net",
-                            phone="+8613800138000", language="en")
+                            phone="+8613800138000", language="en", account=account)
     return minor, guardian, account
 
 

@@ -35,15 +35,20 @@ def test_inactive_contacts_and_other_users_contacts_are_not_told():
     assert safety_contacts(minor) == []
 
 
-def test_guardian_account_matches_the_guardian_contacts_email_case_insensitively():
+def test_guardian_account_is_the_account_that_confirmed_the_link_never_an_email_match():
+    """CN-MIN-03: portal alerts go to the account that confirmed with the texted code; an account that
+    merely shares the contact's email (anyone can sign up with it) sees nothing."""
     account = make_guardian_account(email="Parent@Example.com")
     minor = make_user(13)
     guardian = make_contact(minor, ContactKind.GUARDIAN, email="parent@example.com")
+    assert guardian_account(guardian) is None
+    guardian.account = account
+    guardian.save()
     assert guardian_account(guardian) == account
-    # Only accounts holding the guardian role, and never for emergency contacts.
-    assert guardian_account(make_contact(minor, email="parent@example.com")) is None
-    plain = make_user(40)
-    assert guardian_account(make_contact(make_user(12), ContactKind.GUARDIAN, email=plain.email)) is None
+    account.is_active = False
+    account.save()
+    assert guardian_account(guardian) is None
+    assert guardian_account(make_contact(minor, email="parent@example.com", account=account)) is None  # emergency
 
 
 def test_portal_alerts_is_empty_for_a_guardian_without_alerts():

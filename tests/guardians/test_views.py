@@ -52,7 +52,8 @@ def test_add_contact_normalises_the_phone(minor_client):
     ({"phone": "12345"}, "Enter a mobile number with its country code"),
     ({"phone": "+86 10 6552 9988"}, "Enter a mobile number with its country code"),
     ({"email": "not-an-email"}, "Enter a valid email address"),
-    ({"email": "", "phone": ""}, "Give an email address or a mobile number"),
+    ({"email": "", "phone": ""}, "Give the contact&#x27;s mobile number"),  # CN-REG-03: the code is texted
+    ({"kind": "guardian", "email": ""}, "Give your guardian&#x27;s email address"),
     ({"name": ""}, "This field is required"),
     ({"kind": "friend"}, "Select a valid choice"),
 ])
@@ -132,7 +133,7 @@ def test_alerts_page_is_for_guardians_only(client):
 def test_guardian_sees_their_alerts_newest_first(client, django_capture_on_commit_callbacks):
     account = make_guardian_account(email="parent@example.net", language="en")
     minor = make_user(13, username="xiaohong", region="CN")
-    make_contact(minor, ContactKind.GUARDIAN, email="parent@example.net", phone="")
+    make_contact(minor, ContactKind.GUARDIAN, email="parent@example.net", phone="", account=account)
     stranger = make_user(14, username="someone_else")
     make_contact(stranger, ContactKind.GUARDIAN, email="other-parent@example.net")
     with django_capture_on_commit_callbacks(execute=True):

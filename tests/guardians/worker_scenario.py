@@ -25,7 +25,7 @@ def notify() -> dict:
     minor = User.objects.create_user("minor_kill", email="minor-kill@example.net", first_name="Xiaoli",
                                      birth_date=timezone.localdate() - dt.timedelta(days=13 * 366), language="en")
     Contact.objects.create(user=minor, kind=ContactKind.GUARDIAN, name="Guardian", email=guardian.email,
-                           phone="+8613800138000", language="zh-hans")
+                           phone="+8613800138000", language="zh-hans", account=guardian)
     with transaction.atomic():
         rows = notify_safety_concern(user=minor, event_key="crisis:worker-kill", level="crisis")
     return {row.channel: row.pk for row in rows}

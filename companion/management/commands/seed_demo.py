@@ -6,6 +6,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from allauth.mfa.utils import decrypt
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -17,6 +18,7 @@ from accounts.management.commands.demo_totp_code import demo_totp_secret
 from accounts.selectors import is_staff_account
 from accounts.models import Consent, ConsentPurpose, Region, Role, User
 from companion.models import Character, CharacterRole
+from guardians.models import Contact, ContactKind
 
 DEFAULT_PASSWORD = "demo-pass-2026"
 
@@ -129,6 +131,7 @@ class Command(BaseCommand):
             # As if they had signed up today; `adult` also opted in to training (export_training_data demo).
             record_consents(user=user, source="signup", granted={
                 purpose: True for purpose in REQUIRED_FOR_CHAT} | {"training": username == "adult"})
+        self._seed_contacts()
         existing = set(User.objects.filter(username__startswith="load").values_list("username", flat=True))
         birth_date = birth_date_for_age(30, today)
         User.objects.bulk_create([
@@ -141,6 +144,9 @@ class Command(BaseCommand):
         for user in unverified:
             user.phone, user.phone_verified_at = f"+86150{int(user.username[4:]):08d}", timezone.now()
         User.objects.bulk_update(unverified, ["phone", "phone_verified_at"], batch_size=500)
+        # CN-REG-03: load users chose to skip the emergency-contact question, as `adult` did.
+        User.objects.filter(username__regex=r"^load[0-9]+$", contact_prompt_skipped_at=None).update(
+            contact_prompt_skipped_at=timezone.now())
         # Synthetic load users accept the current required versions (no audit rows: nobody decided).
         Consent.objects.bulk_create([
             Consent(user_id=user_id, purpose=purpose, version=current_version(purpose), granted=True, source="signup")
@@ -149,6 +155,29 @@ class Command(BaseCommand):
             for purpose in REQUIRED_FOR_CHAT], batch_size=1000)
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready: {len(DEMO_USERS)} accounts, {len(CHARACTERS)} characters, {load_users} load users"))
+
+    @staticmethod
+    def _seed_contacts() -> None:
+        """Contacts per contracts §4 (CN-REG-03, CN-MIN-03): `guardian` is the linked, consenting guardian
+        of the minors, who with `elder` have a confirmed emergency contact; `adult` and `guardian` skipped
+        the question.
+        Written as the end state of the invitation flow (no messages are sent)."""
+        now = timezone.now()
+        guardian = User.objects.get(username="guardian")
+        for username in ("minor13", "minor16", "teen_ca"):
+            minor = User.objects.get(username=username)
+            Contact.objects.update_or_create(user=minor, kind=ContactKind.GUARDIAN, active=True, defaults={
+                "name": "Guardian (demo)", "relationship": "parent", "email": guardian.email, "phone": guardian.phone,
+                "language": guardian.language, "account": guardian, "verified_at": now, "bounced_at": None,
+                "consent_at": now, "consent_version": settings.GUARDIANS_CONSENT_NOTICE_VERSION,
+                "consent_revoked_at": None})
+        for index, username in enumerate(("minor13", "elder")):
+            user = User.objects.get(username=username)
+            Contact.objects.update_or_create(user=user, kind=ContactKind.EMERGENCY, active=True, defaults={
+                "name": "Emergency contact (demo)", "relationship": "family",
+                "email": f"emergency-{username}@example.com", "phone": f"+86139{index:08d}",
+                "language": user.language, "verified_at": now, "bounced_at": None})
+        User.objects.filter(username__in=["adult", "guardian"]).update(contact_prompt_skipped_at=now)
 
     @staticmethod
     def _enrol_totp(user: User, secret: str) -> None:

@@ -1,0 +1,6 @@
+"""Signals guardians sends for higher apps to act on (STYLE.md §1)."""
+from django.dispatch import Signal
+
+# A user's contacts no longer let them chat (a guardian withdrew consent, a guardian contact changed):
+# `user_id`. companion closes the user's open chat sockets; they reconnect into the gate.
+chat_gate_closed = Signal()
