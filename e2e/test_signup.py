@@ -5,7 +5,7 @@ import secrets
 import time
 
 import pytest
-from browser_helpers import chat_opened, login, send_message, wait_for_reply
+from browser_helpers import chat_opened, login, send_message, wait_for_reply, zh_translation
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -22,10 +22,11 @@ def texted_code(gateway, to: str, timeout: float = 10) -> str:
     pytest.fail(f"no text to {to} reached the gateway in {timeout}s")
 
 
-def test_new_user_signs_up_and_chats_with_mentor(new_context, e2e_sms_gateway):
+@pytest.mark.parametrize("locale, language", [("en-US", "en"), ("zh-CN", "zh-hans")])
+def test_new_user_signs_up_and_chats_with_mentor(new_context, e2e_sms_gateway, locale, language):
     """CN-REG-01/02/04, CN-REG-03: an adult signs up, verifies the texted code, skips the
-    emergency-contact question (adults may) and is taken on to the chat they opened."""
-    page = new_context("en-US").new_page()
+    emergency-contact question (adults may) and is taken on to the chat they opened, in either language."""
+    page = new_context(locale).new_page()
     username = f"e2e{secrets.token_hex(4)}"
     mobile = f"136{secrets.randbelow(10 ** 8):08d}"
     page.goto("/accounts/signup/")
@@ -57,8 +58,10 @@ def test_new_user_signs_up_and_chats_with_mentor(new_context, e2e_sms_gateway):
     page.get_by_test_id("contact-skip").click()
     expect(page).to_have_url(re.compile(r"/chat/mentor/$"))
     chat_opened(page)
-    reply = send_message(page, "Hello, can you help me plan my week?")
-    expect(reply.locator(".msg-label")).to_have_text("AI-generated")
+    text = {"en": "Hello, can you help me plan my week?", "zh-hans": "你好，能帮我安排这周的计划吗？"}[language]
+    reply = send_message(page, text)
+    label = "AI-generated" if language == "en" else zh_translation("AI-generated")
+    expect(reply.locator(".msg-label")).to_have_text(label)
     wait_for_reply(reply)
 
 
