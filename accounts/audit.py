@@ -86,6 +86,8 @@ ACTIONS = {
     "contact.skipped": _("Emergency contact skipped"),
     "guardian.consent_given": _("Guardian consent given"),
     "guardian.consent_withdrawn": _("Guardian consent withdrawn"),
+    "guardian.character_blocked": _("Character turned off by the guardian"),
+    "guardian.character_allowed": _("Character turned on again by the guardian"),
     "data.exported": _("Conversation exported"),
     "data.training_exported": _("Training-data extract made"),
     "data.export_requested": _("Copy of personal data requested"),

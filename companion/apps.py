@@ -8,3 +8,6 @@ class CompanionConfig(AppConfig):
 
     def ready(self):
         from companion import receivers  # noqa: F401  (connects the receivers)
+        from companion.selectors import minor_characters
+        from guardians import catalogue
+        catalogue.register(minor_characters)  # the portal's list of characters to block (CN-MIN-09)

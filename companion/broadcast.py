@@ -43,11 +43,14 @@ async def send_crisis(user_id: int, crisis: dict, *, origin: str = "", stop_ai: 
         "type": "chat.crisis", "frame": crisis, "origin": origin, "stop_ai": stop_ai})
 
 
-async def close_user_chats(user_id: int, reason: str, *, code: int = 1000, notices: dict | None = None) -> None:
-    """End every open chat socket of the user with `closed` (contracts §5) and this close code, after
-    the `notices` frame of the socket's language if given."""
+async def close_user_chats(user_id: int, reason: str, *, code: int = 1000, notices: dict | None = None,
+                           character: str | None = None) -> None:
+    """End every open chat socket of the user (only those on the `character` slug, if given) with
+    `closed` (contracts §5) and this close code, after the `notices` frame of the socket's language
+    if given."""
     await get_channel_layer().group_send(user_group(user_id), {
-        "type": "chat.closed", "origin": "", "reason": reason, "code": code, "notices": notices or {}})
+        "type": "chat.closed", "origin": "", "reason": reason, "code": code, "notices": notices or {},
+        "character": character})
 
 
 async def console_event(event: str, case_id: int, summaries: dict | None = None) -> None:

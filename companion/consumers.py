@@ -20,7 +20,7 @@ from companion.models import Mode
 from companion.policies import within_rate
 from companion.protocol import FrameError
 from companion.replies import stream_reply
-from companion.selectors import CharacterUnavailable, ConversationNotFound
+from companion.selectors import CharacterBlocked, CharacterUnavailable, ConversationNotFound
 from companion.services import (MessageRefused, ReminderNotFound, acknowledge_reminder, exit_chat, open_chat,
                                 post_user_message, record_activity)
 from guardians.selectors import chat_gate
@@ -86,9 +86,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             opening = await in_db_thread(open_chat)(
                 user=self.user, character_slug=slug,
                 session_key=self.scope["session"].session_key or "", language=self.language)
-        except CharacterUnavailable:
+        except CharacterUnavailable as refusal:
             self.closing = True
             await self.accept()
+            if isinstance(refusal, CharacterBlocked):  # CN-MIN-09: say who turned it off
+                await self.send_json(protocol.guardian_block_notice(self.language))
             await self.send_json(protocol.closed("blocked"))
             return await self.close(code=4403)
         self.conversation = opening.conversation
@@ -315,6 +317,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event["frame"])
 
     async def chat_closed(self, event):
+        if event.get("character") not in (None, self.scope["url_route"]["kwargs"]["character_slug"]):
+            return  # CN-MIN-09: a block ends the chats with that character only
         if event["origin"] != self.channel_name and not self.closing:
             self.closing = True
             await self.stop_generation()

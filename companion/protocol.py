@@ -1,4 +1,8 @@
 """Frames of the chat WebSocket protocol (shared/contracts.md §5; extensions in docs/protocol.md)."""
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
+
 from companion.labels import aigc_metadata, visible_label
 from companion.models import Author, Message, Reminder
 
@@ -105,3 +109,19 @@ def closed(reason: str) -> dict:
 
 def error(code: str, detail: str, **extra) -> dict:
     return {"type": "error", "code": code, "detail": detail, **extra}
+
+
+def contacts_notice(language: str) -> dict:
+    """The notice before `closed` when contacts stop the chat: why, and where to see more."""
+    with translation.override(language):
+        return {"type": "notice", "kind": "contacts",
+                "text": gettext("Chat is paused: your guardian has withdrawn consent, or your safety contacts "
+                                "need attention."),
+                "link": {"url": reverse("guardians:contacts"), "text": gettext("See what is needed")}}
+
+
+def guardian_block_notice(language: str) -> dict:
+    """The notice before `closed` when the guardian turns the character off (CN-MIN-09)."""
+    with translation.override(language):
+        return {"type": "notice", "kind": "guardian_block",
+                "text": gettext("Your guardian has turned this character off.")}

@@ -2,21 +2,10 @@
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.dispatch import receiver
-from django.urls import reverse
-from django.utils import translation
-from django.utils.translation import gettext
 
 from companion import broadcast
-from guardians.signals import chat_gate_closed
-
-
-def contacts_notice(language: str) -> dict:
-    """The notice before `closed` when contacts stop the chat: why, and where to see more."""
-    with translation.override(language):
-        return {"type": "notice", "kind": "contacts",
-                "text": gettext("Chat is paused: your guardian has withdrawn consent, or your safety contacts "
-                                "need attention."),
-                "link": {"url": reverse("guardians:contacts"), "text": gettext("See what is needed")}}
+from companion.protocol import contacts_notice, guardian_block_notice
+from guardians.signals import character_blocked, chat_gate_closed
 
 
 @receiver(chat_gate_closed, dispatch_uid="companion.close_chats_at_gate")
@@ -24,3 +13,11 @@ def close_chats(sender, *, user_id: int, **kwargs) -> None:
     """CN-MIN-03, CN-REG-03: every open chat of the user ends at once: the notice, `closed: blocked`."""
     notices = {code: contacts_notice(code) for code, _ in settings.LANGUAGES}
     async_to_sync(broadcast.close_user_chats)(user_id, "blocked", code=4414, notices=notices)
+
+
+@receiver(character_blocked, dispatch_uid="companion.close_blocked_character_chats")
+def close_blocked_character_chats(sender, *, user_id: int, slug: str, **kwargs) -> None:
+    """CN-MIN-09: the user's open chats with that character end at once: the notice, `closed: blocked`
+    (4403, as when opening it); chats with other characters stay open."""
+    notices = {code: guardian_block_notice(code) for code, _ in settings.LANGUAGES}
+    async_to_sync(broadcast.close_user_chats)(user_id, "blocked", code=4403, notices=notices, character=slug)

@@ -5,10 +5,15 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from companion.models import ADULT_ONLY_ROLES, START_NOTICE_PREFIX, Character, Conversation, Message, Reminder, UsageClock
 from companion.policies import may_open_character
+from guardians.selectors import blocked_slugs
 
 
 class CharacterUnavailable(Exception):
     """No such character, or not one this user may open."""
+
+
+class CharacterBlocked(CharacterUnavailable):
+    """CN-MIN-09: the user's guardian turned this character off (a 403 that says so, not a 404)."""
 
 
 class ConversationNotFound(Exception):
@@ -18,16 +23,28 @@ class ConversationNotFound(Exception):
 def characters_for(user: User) -> QuerySet[Character]:
     characters = Character.objects.filter(is_active=True)
     if user.is_authenticated and user.is_minor:
-        characters = characters.exclude(role__in=ADULT_ONLY_ROLES)
+        characters = characters.exclude(role__in=ADULT_ONLY_ROLES).exclude(slug__in=blocked_slugs(user))
     return characters
 
 
+def minor_characters(language: str) -> list[tuple[str, str]]:
+    """CN-MIN-09: what a guardian may turn off, `[(slug, name)]` in `language`: every character a minor
+    could open (active, not adult-only). Registered in guardians.catalogue by CompanionConfig.ready()."""
+    characters = Character.objects.filter(is_active=True).exclude(role__in=ADULT_ONLY_ROLES)
+    return [(character.slug, character.name_for(language)) for character in characters]
+
+
 def access_character_by_slug(user: User, slug: str) -> Character:
+    """Raises CharacterUnavailable for unknown characters and ones this user may not open, and its
+    subclass CharacterBlocked for one the minor's guardian turned off (checked last, so an adult-only
+    or unknown slug never reads as blocked)."""
     character = Character.objects.filter(slug=slug).first()
     if character is None or not may_open_character(
             user_is_minor=user.is_minor, character_is_adult_only=character.is_adult_only,
             character_is_active=character.is_active):
         raise CharacterUnavailable(slug)
+    if slug in blocked_slugs(user):
+        raise CharacterBlocked(slug)
     return character
 
 

@@ -27,8 +27,8 @@ from companion.health import run_checks
 from companion.labels import copy_suffix, disclosure_text
 from companion.models import CaseOutcome, CaseStatus, Conversation, RiskLevel
 from companion.sanction_forms import ImposeSanctionForm, LiftSanctionForm, SanctionFilterForm
-from companion.selectors import (CharacterUnavailable, ConversationNotFound, access_character_by_slug,
-                                 access_current_conversation, characters_for)
+from companion.selectors import (CharacterBlocked, CharacterUnavailable, ConversationNotFound,
+                                 access_character_by_slug, access_current_conversation, characters_for)
 from moderation.models import Category as RiskCategory
 
 
@@ -48,6 +48,8 @@ def home(request):
 def chat(request, character_slug: str):
     try:
         character = access_character_by_slug(request.user, character_slug)
+    except CharacterBlocked:  # CN-MIN-09: the minor is told who turned it off, unlike adult-only ones (404)
+        return render(request, "companion/character_blocked.html", status=403)
     except CharacterUnavailable:
         if notices.archive_open(character_slug=character_slug):  # CN-SVC-01: ended, still readable
             return redirect("notice_archive", character_slug)

@@ -158,3 +158,27 @@ class Notification(models.Model):
         so mail systems that deduplicate on it show the guardian a single message."""
         domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
         return f"<safety-{self.pk}-{self.created_at:%Y%m%d%H%M%S}@{domain}>"
+
+
+class CharacterBlock(models.Model):
+    """CN-MIN-09: a character the guardian turned off for the minor of this guardian contact.
+
+    Keyed by the character's slug: guardians does not point into companion (STYLE.md §1). A block
+    binds while its guardian contact is the minor's active one; replacing the guardian ends it.
+    """
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="character_blocks")
+    character_slug = models.CharField(_("character"), max_length=50)
+    created_at = models.DateTimeField(_("blocked at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("blocked by"))
+
+    class Meta:
+        ordering = ["contact", "character_slug"]
+        verbose_name = _("blocked character")
+        verbose_name_plural = _("blocked characters")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "character_slug"], name="one_block_per_character"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.character_slug} blocked for contact {self.contact_id}"

@@ -3,7 +3,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from guardians.models import Channel, Contact, ContactKind, Notification
+from guardians.models import CharacterBlock, Channel, Contact, ContactKind, Notification
 from accounts.selectors import is_staff_account
 from guardians.policies import ContactGate, contact_gate, guardian_is_told
 
@@ -47,6 +47,35 @@ def wards(guardian: User) -> list[Contact]:
     """The guardian contacts this account confirmed, active ones, with the minor's account."""
     return list(Contact.objects.filter(account=guardian, kind=ContactKind.GUARDIAN, active=True)
                 .select_related("user").order_by("created_at", "id"))
+
+
+def access_ward_by_id(guardian: User, contact_id: int, *, lock: bool = False) -> Contact:
+    """The active guardian contact `contact_id` that `guardian` linked (CN-MIN-03), with the minor.
+    Raises ContactNotFound for a missing contact and for anyone else's alike."""
+    contacts = Contact.objects.select_for_update(of=("self",)) if lock else Contact.objects.all()
+    contact = (contacts.select_related("user")
+               .filter(pk=contact_id, account=guardian, kind=ContactKind.GUARDIAN, active=True).first())
+    if contact is None:
+        raise ContactNotFound(contact_id)
+    return contact
+
+
+def blocked_slugs(user: User) -> set[str]:
+    """CN-MIN-09: the characters the minor's guardian turned off (blocks on the user's active guardian
+    contact). Empty for anyone who is not a minor: the guardian's controls end at 18."""
+    if not user.is_authenticated or not user.is_minor:
+        return set()
+    return set(CharacterBlock.objects.filter(contact__user=user, contact__kind=ContactKind.GUARDIAN,
+                                             contact__active=True).values_list("character_slug", flat=True))
+
+
+def ward_blocks(contacts: list[Contact]) -> dict[int, set[str]]:
+    """CN-MIN-09: for the portal, contact id → the slugs blocked on it."""
+    blocks: dict[int, set[str]] = {contact.pk: set() for contact in contacts}
+    for contact_id, slug in CharacterBlock.objects.filter(contact__in=contacts).values_list(
+            "contact_id", "character_slug"):
+        blocks[contact_id].add(slug)
+    return blocks
 
 
 def portal_alerts(recipient: User) -> QuerySet[Notification]:

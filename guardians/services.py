@@ -30,10 +30,11 @@ from django.utils.translation import gettext
 from accounts import audit
 from accounts.models import Role, User
 from accounts.policies import normalise_phone
-from guardians import invitations, tasks
-from guardians.models import Channel, Contact, ContactKind, Notification, Reason, Status
-from guardians.signals import chat_gate_closed
-from guardians.selectors import ContactNotFound, access_contact_by_id, guardian_account, safety_contacts
+from guardians import catalogue, invitations, tasks
+from guardians.models import CharacterBlock, Channel, Contact, ContactKind, Notification, Reason, Status
+from guardians.signals import character_blocked, chat_gate_closed
+from guardians.selectors import (ContactNotFound, access_contact_by_id, access_ward_by_id, guardian_account,
+                                 safety_contacts)
 from guardians.sms import SMS, sms_backend
 from guardians.texts import contact_message, safety_notice
 from moderation.pipeline import LEVELS
@@ -381,10 +382,7 @@ def send_new_code(*, contact_id: int, token: str) -> Contact:
 def set_guardian_consent(*, guardian: User, contact_id: int, consent: bool) -> Contact:
     """CN-MIN-03, CN-MIN-04: the linked guardian withdraws or gives again their consent; withdrawing
     closes the minor's open chats at once. Raises ContactNotFound."""
-    contact = (Contact.objects.select_for_update()
-               .filter(pk=contact_id, account=guardian, kind=ContactKind.GUARDIAN, active=True).first())
-    if contact is None:
-        raise ContactNotFound(contact_id)
+    contact = access_ward_by_id(guardian, contact_id, lock=True)
     now = timezone.now()
     if consent and not contact.has_consent:
         contact.consent_at, contact.consent_version = now, settings.GUARDIANS_CONSENT_NOTICE_VERSION
@@ -403,6 +401,43 @@ def set_guardian_consent(*, guardian: User, contact_id: int, consent: bool) -> C
 def close_chats(user_id: int) -> None:
     """After commit: the user's open chats end at once (companion's receiver closes the sockets)."""
     chat_gate_closed.send(sender=Contact, user_id=user_id)
+
+
+class UnknownCharacter(Exception):
+    """Not a character a minor could open: there is nothing to turn off."""
+
+
+@transaction.atomic(durable=True)
+def block_character(*, guardian: User, contact_id: int, slug: str) -> Contact:
+    """CN-MIN-09: the linked guardian turns a character off for their ward. The character disappears
+    for the minor and the minor's open chats with it end at once (after commit). Idempotent: blocking
+    again changes nothing and audits nothing. Returns the guardian contact, with the minor. Raises
+    ContactNotFound or UnknownCharacter."""
+    contact = access_ward_by_id(guardian, contact_id, lock=True)
+    if slug not in dict(catalogue.characters()):
+        raise UnknownCharacter(slug)
+    _, created = CharacterBlock.objects.get_or_create(contact=contact, character_slug=slug,
+                                                      defaults={"created_by": guardian})
+    if created:
+        audit.record("guardian.character_blocked", actor=guardian, subject_type="contact", subject_id=contact.pk,
+                     data={"user": contact.user_id, "character": slug})
+        transaction.on_commit(partial(character_blocked.send, sender=CharacterBlock, user_id=contact.user_id,
+                                      slug=slug))
+    return contact
+
+
+@transaction.atomic(durable=True)
+def allow_character(*, guardian: User, contact_id: int, slug: str) -> Contact:
+    """CN-MIN-09: the linked guardian turns a blocked character on again; the minor sees it at once.
+    Idempotent: allowing a character that is not blocked changes nothing and audits nothing. Works for
+    any slug, so a block on a character no longer offered can still be lifted. Returns the guardian
+    contact, with the minor. Raises ContactNotFound."""
+    contact = access_ward_by_id(guardian, contact_id, lock=True)
+    removed, _ = CharacterBlock.objects.filter(contact=contact, character_slug=slug).delete()
+    if removed:
+        audit.record("guardian.character_allowed", actor=guardian, subject_type="contact", subject_id=contact.pk,
+                     data={"user": contact.user_id, "character": slug})
+    return contact
 
 
 @transaction.atomic(durable=True)

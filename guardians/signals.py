@@ -4,3 +4,7 @@ from django.dispatch import Signal
 # A user's contacts no longer let them chat (a guardian withdrew consent, a guardian contact changed):
 # `user_id`. companion closes the user's open chat sockets; they reconnect into the gate.
 chat_gate_closed = Signal()
+
+# CN-MIN-09: a guardian turned a character off for their ward: `user_id`, `slug`. companion closes
+# the user's open chat sockets on that character (`closed: blocked`); the others stay open.
+character_blocked = Signal()

@@ -15,5 +15,6 @@ urlpatterns = [
     path("contact/<int:contact_id>/<str:token>/", views.respond, name="respond"),
     path("guardian/", views.portal, name="portal"),
     path("guardian/wards/<int:contact_id>/consent/", views.portal_consent, name="portal_consent"),
+    path("guardian/wards/<int:contact_id>/characters/", views.portal_character, name="portal_character"),
     path("guardian/alerts/", views.guardian_alerts, name="alerts"),
 ]

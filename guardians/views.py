@@ -16,12 +16,12 @@ from accounts.identity import needs_phone_verification
 from accounts.models import Role
 from accounts.policies import AgeBand
 from accounts.views import safe_next
-from guardians import invitations, services
+from guardians import catalogue, invitations, services
 from guardians.forms import CodeForm, ContactForm, GuardianLinkForm
 from guardians.models import ContactKind
 from guardians.policies import guardian_consent_needed
 from guardians.selectors import (ContactNotFound, access_contact_by_id, chat_gate, contacts_of, portal_alerts,
-                                 wards)
+                                 ward_blocks, wards)
 from guardians.texts import level_label
 
 ALERTS_SHOWN = 100
@@ -210,13 +210,19 @@ def respond(request, contact_id: int, token: str):
 @login_required
 def portal(request):
     """The guardian portal (contracts §3 `/guardian/`): the minors this account is guardian of, their
-    consent (CN-MIN-03, CN-MIN-04: withdraw or give again), and the alerts."""
+    consent (CN-MIN-03, CN-MIN-04: withdraw or give again), the characters each may use (CN-MIN-09:
+    block or allow each), and the alerts."""
     if not request.user.has_role(Role.GUARDIAN):
         raise PermissionDenied
     now = timezone.now()
+    contacts = wards(request.user)
+    blocks = ward_blocks(contacts)
+    characters = catalogue.characters()
     rows = [{"contact": contact, "name": services.display_name(contact.user), "age": contact.user.age,
-             "needs_consent": guardian_consent_needed(contact.user.age_band, settings.CN_REGIME)}
-            for contact in wards(request.user)]
+             "needs_consent": guardian_consent_needed(contact.user.age_band, settings.CN_REGIME),
+             "characters": [{"slug": slug, "name": name, "blocked": slug in blocks[contact.pk]}
+                            for slug, name in characters]}
+            for contact in contacts]
     alerts = portal_alerts(request.user)[:5]
     return render(request, "guardians/portal.html", {"wards": rows, "alerts": alerts, "now": now})
 
@@ -238,6 +244,31 @@ def portal_consent(request, contact_id: int):
         messages.success(request, gettext("Consent withdrawn. %(name)s can no longer chat; their open chats "
                                           "were closed.") % {"name": name})
     return redirect("guardians:portal")
+
+
+@login_required
+@require_POST
+def portal_character(request, contact_id: int):
+    """CN-MIN-09: the guardian blocks (`action=block`) or allows again (`action=allow`) one character
+    (`character`, its slug) for this ward; takes effect at once, open chats with it included."""
+    if not request.user.has_role(Role.GUARDIAN):
+        raise PermissionDenied
+    slug, action = request.POST.get("character", ""), request.POST.get("action")
+    if action not in ("block", "allow"):
+        raise Http404
+    change = services.block_character if action == "block" else services.allow_character
+    try:
+        contact = change(guardian=request.user, contact_id=contact_id, slug=slug)
+    except (ContactNotFound, services.UnknownCharacter):
+        raise Http404 from None
+    names = dict(catalogue.characters())
+    details = {"character": names.get(slug, slug), "name": services.display_name(contact.user)}
+    if action == "block":
+        messages.success(request, gettext("%(character)s is turned off for %(name)s; any open chat with it "
+                                          "was closed.") % details)
+    else:
+        messages.success(request, gettext("%(character)s is available to %(name)s again.") % details)
+    return redirect(reverse("guardians:portal") + f"#ward-{contact_id}")
 
 
 @login_required

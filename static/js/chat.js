@@ -33,7 +33,7 @@
 
   let sanctionNotice = null; // the last `notice` of kind sanction (shown when the socket closes)
   let serviceNotice = null; // the last `notice` of kind service_ended (shown when the socket closes)
-  let contactsNotice = null; // the last `notice` of kind contacts (shown when the socket closes)
+  let blockedNotice = null; // the last `notice` of kind contacts or guardian_block (shown when the socket closes)
   let ws = null;
   let closedForGood = false;
   let leaving = false;
@@ -230,8 +230,10 @@
         if (frame.action === "restrict") showNotice(frame.text);
       } else if (frame.kind === "service_ended") {
         serviceNotice = frame;  // CN-SVC-01: shown with its archive link when `closed` follows
-      } else if (frame.kind === "contacts") {
-        contactsNotice = frame;  // CN-MIN-03, CN-REG-03: why chat stopped, shown when `closed` follows
+      } else if (frame.kind === "contacts" || frame.kind === "guardian_block") {
+        // CN-MIN-03, CN-REG-03 (contacts), CN-MIN-09 (the guardian turned this character off):
+        // why chat stopped, shown when `closed` follows.
+        blockedNotice = frame;
       } else {
         showNotice(frame.text);
       }
@@ -257,13 +259,16 @@
         }
         return;
       }
-      if (frame.reason === "blocked" && contactsNotice) {
-        closeForGood(contactsNotice.text);
-        const link = document.createElement("a");
-        link.href = contactsNotice.link.url;
-        link.textContent = contactsNotice.link.text;
-        link.dataset.testid = "contacts-link";
-        closedText.append(" ", link);
+      if (frame.reason === "blocked" && blockedNotice) {
+        closeForGood(blockedNotice.text);
+        closedPanel.dataset.notice = blockedNotice.kind;
+        if (blockedNotice.link) {
+          const link = document.createElement("a");
+          link.href = blockedNotice.link.url;
+          link.textContent = blockedNotice.link.text;
+          link.dataset.testid = "contacts-link";
+          closedText.append(" ", link);
+        }
         return;
       }
       closeForGood(S.closed[frame.reason] || S.closed.exit);
