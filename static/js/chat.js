@@ -239,36 +239,20 @@
       }
     },
     closed(frame) {
+      // A notice that came just before `closed` says why, with a link where one helps.
       if (frame.reason === "service_ended" && serviceNotice) {
-        closeForGood(serviceNotice.text);
-        const link = document.createElement("a");
-        link.href = serviceNotice.link.url;
-        link.textContent = serviceNotice.link.text;
-        link.dataset.testid = "archive-link";
-        closedText.append(" ", link);
+        closeWithLink(serviceNotice.text, serviceNotice.link.url, serviceNotice.link.text, "archive-link");
         return;
       }
       if (frame.reason === "suspended" && sanctionNotice) {
-        closeForGood(sanctionNotice.text);
-        if (sanctionNotice.appeal && sanctionNotice.appeal.url) {
-          const link = document.createElement("a");
-          link.href = sanctionNotice.appeal.page || sanctionNotice.appeal.url;
-          link.textContent = S.appeal;
-          link.dataset.testid = "appeal-link";
-          closedText.append(" ", link);
-        }
+        const appeal = sanctionNotice.appeal && sanctionNotice.appeal.url;
+        closeWithLink(sanctionNotice.text, appeal && (sanctionNotice.appeal.page || appeal), S.appeal, "appeal-link");
         return;
       }
       if (frame.reason === "blocked" && blockedNotice) {
-        closeForGood(blockedNotice.text);
+        const link = blockedNotice.link || {};
+        closeWithLink(blockedNotice.text, link.url, link.text, "contacts-link");
         closedPanel.dataset.notice = blockedNotice.kind;
-        if (blockedNotice.link) {
-          const link = document.createElement("a");
-          link.href = blockedNotice.link.url;
-          link.textContent = blockedNotice.link.text;
-          link.dataset.testid = "contacts-link";
-          closedText.append(" ", link);
-        }
         return;
       }
       closeForGood(S.closed[frame.reason] || S.closed.exit);
@@ -395,6 +379,16 @@
     setStatus("", "closed");
     if (ws && ws.readyState <= 1) ws.close();
   }
+  function closeWithLink(text, url, linkText, testid) {
+    closeForGood(text);
+    if (!url) return;
+    const link = document.createElement("a");
+    link.href = url;
+    link.textContent = linkText;
+    link.dataset.testid = testid;
+    closedText.append(" ", link);
+  }
+
 
   function send(frame) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
