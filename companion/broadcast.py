@@ -47,7 +47,7 @@ async def close_user_chats(user_id: int, reason: str, *, code: int = 1000, notic
                            character: str | None = None) -> None:
     """End every open chat socket of the user (only those on the `character` slug, if given) with
     `closed` (contracts §5) and this close code, after the `notices` frame of the socket's language
-    if given."""
+    (or of LANGUAGE_CODE) if given: a notice, or the time-limit or rest-hours pop-up (CN-MIN-10)."""
     await get_channel_layer().group_send(user_group(user_id), {
         "type": "chat.closed", "origin": "", "reason": reason, "code": code, "notices": notices or {},
         "character": character})

@@ -6,7 +6,7 @@ from collections import deque
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.consents import missing_for_chat
@@ -21,12 +21,14 @@ from companion.policies import within_rate
 from companion.protocol import FrameError
 from companion.replies import stream_reply
 from companion.selectors import CharacterBlocked, CharacterUnavailable, ConversationNotFound
-from companion.services import (MessageRefused, ReminderNotFound, acknowledge_reminder, exit_chat, open_chat,
-                                post_user_message, record_activity)
+from companion.services import (MessageRefused, ReminderNotFound, UsageLocked, acknowledge_reminder, exit_chat,
+                                open_chat, post_user_message, record_activity)
+from companion.time_limits import LOCK_KINDS, current_lock
 from guardians.selectors import chat_gate
 
 
 GROUP_REFRESH_SECONDS = 3600
+LOCK_CLOSE_CODES = {"time_limit": 4430, "curfew": 4431}  # CN-MIN-10, docs/protocol.md
 _timers: set[asyncio.Task] = set()
 
 
@@ -82,6 +84,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(ended)
             await self.send_json(protocol.closed("service_ended"))
             return await self.close(code=4410)
+        lock = await in_db_thread(current_lock)(self.user, timezone.now())
+        if lock is not None:  # CN-MIN-10: over today's limit or in rest hours: `closed`, never `ready`
+            self.closing = True
+            await self.accept()
+            await self.send_json(protocol.closed(lock.reason))
+            return await self.close(code=LOCK_CLOSE_CODES[lock.reason])
         try:
             opening = await in_db_thread(open_chat)(
                 user=self.user, character_slug=slug,
@@ -184,9 +192,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.restricted and (refusal := await in_db_thread(sanctions.restriction_refusal)(
                 user=self.user, conversation_id=self.conversation.pk, text=text, language=self.language)):
             return await self.send_json(protocol.error(refusal.code, refusal.detail, client_id=client_id))
-        posted = await in_db_thread(post_user_message)(
-            user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id,
-            language=self.language)
+        try:
+            posted = await in_db_thread(post_user_message)(
+                user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id,
+                language=self.language)
+        except UsageLocked:  # CN-MIN-10: raced the close; not stored, never reaches the model
+            return await self.send_reminders(
+                await in_db_thread(record_activity)(user=self.user, language=self.language))
         await self.send_json(protocol.message_ack(posted.message))
         if not posted.created:
             return
@@ -244,10 +256,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await in_db_thread(record_activity)(user=self.user, language=self.language))
 
     async def send_reminders(self, reminders):
-        """Reminders go to every socket of the user, whichever socket made them due."""
+        """Reminders go to every socket of the user, whichever socket made them due. A time-limit or
+        rest-hours pop-up (CN-MIN-10) closes them all after it, this one included."""
         for item in reminders:
-            await self.channel_layer.group_send(self.user_group, {"type": "chat.reminder",
-                                                                  "frame": protocol.reminder(item)})
+            if item.kind not in LOCK_KINDS:
+                await self.channel_layer.group_send(self.user_group, {"type": "chat.reminder",
+                                                                      "frame": protocol.reminder(item)})
+        for item in reminders:
+            if item.kind in LOCK_KINDS:
+                await broadcast.close_user_chats(self.user.pk, item.kind, code=LOCK_CLOSE_CODES[item.kind],
+                                                 notices={settings.LANGUAGE_CODE: protocol.reminder(item)})
+                return
 
     async def send_stream_frame(self, frame: dict):
         if not self.closing:  # BX-17: after exit nothing more reaches the user

@@ -141,6 +141,17 @@ class UsageClock(models.Model):
     reminders_in_streak = models.PositiveIntegerField(default=0)
 
 
+class DailyUsage(models.Model):
+    """Active chat seconds per user and Beijing day, from every socket (CN-MIN-10, BX-07): the
+    minors' daily limit reads it. Written under the user's UsageClock lock."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="daily_usage_once_per_day")]
+
+
 class ReminderKind(models.TextChoices):
     DISCLOSURE = "disclosure", _("AI disclosure")
     CONTINUOUS_USE = "continuous_use", _("Continuous use")

@@ -67,3 +67,63 @@ def due_occurrence(streak: UsageStreak, now: dt.datetime, *, every_minutes: floa
     """The number of the periodic reminder now due in this streak (1 at 2 h, 2 at 4 h…), or None."""
     reached = int((now - streak.started_at).total_seconds() // (every_minutes * 60))
     return reached if reached > already_sent else None
+
+
+# --- CN-MIN-10: minors' daily time limits and rest hours (Beijing time) ---
+
+@dataclass(frozen=True)
+class MinorDailyMinutes:
+    under_8: float = 40
+    age_8_to_15: float = 60
+    age_16_to_17: float = 120
+
+
+def minor_daily_limit_minutes(age: int | None, limits: MinorDailyMinutes) -> float | None:
+    """The default daily limit for a minor of `age`; None for adults (and unknown ages, which the
+    sign-up form never lets through)."""
+    if age is None or age >= 18:
+        return None
+    if age < 8:
+        return limits.under_8
+    if age < 16:
+        return limits.age_8_to_15
+    return limits.age_16_to_17
+
+
+def parse_rest_hours(spec: str) -> tuple[dt.time, dt.time] | None:
+    """"22:00-06:00" → (22:00, 06:00); an empty string switches rest hours off."""
+    spec = spec.strip()
+    if not spec:
+        return None
+    start, end = (dt.time.fromisoformat(part.strip()) for part in spec.split("-", 1))
+    return start, end
+
+
+def in_rest_hours(local_time: dt.time, rest: tuple[dt.time, dt.time] | None) -> bool:
+    """Whether a local wall-clock time falls in [start, end); the span may wrap past midnight."""
+    if rest is None:
+        return False
+    start, end = rest
+    if start <= end:
+        return start <= local_time < end
+    return local_time >= start or local_time < end
+
+
+def credited_seconds(last_active_at: dt.datetime | None, now: dt.datetime, *, gap: dt.timedelta,
+                     day_start: dt.datetime) -> float:
+    """BX-07: the active time one report adds to today's total: the time since the last report of any
+    socket, if shorter than the continuity gap, counted from the start of today only. Two tabs
+    reporting the same moment add it once (the second finds nothing new)."""
+    if last_active_at is None or now - last_active_at >= gap:
+        return 0.0
+    return max(0.0, (now - max(last_active_at, day_start)).total_seconds())
+
+
+def usage_lock(*, limit_minutes: float | None, used_seconds: float, local_time: dt.time,
+               rest: tuple[dt.time, dt.time] | None) -> str | None:
+    """CN-MIN-10: why a minor may not chat now (`curfew` or `time_limit`, the `closed` reasons), or None."""
+    if in_rest_hours(local_time, rest):
+        return "curfew"
+    if limit_minutes is not None and used_seconds >= limit_minutes * 60:
+        return "time_limit"
+    return None

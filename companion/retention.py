@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import PhoneCode
-from companion.models import (CaseStatus, Complaint, ComplaintStatus, CrisisCase, DependenceScore, DrillRun,
-                              Reminder, Sanction)
+from companion.models import (CaseStatus, Complaint, ComplaintStatus, CrisisCase, DailyUsage, DependenceScore,
+                              DrillRun, Reminder, Sanction)
 from companion.privacy import purge_expired_exports
 from guardians.models import Notification
 
@@ -83,6 +83,10 @@ def _purge_reminders(cutoff: dt.datetime) -> int:
     return Reminder.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
+def _purge_daily_usage(cutoff: dt.datetime) -> int:
+    return DailyUsage.objects.filter(day__lt=timezone.localtime(cutoff).date()).delete()[0]
+
+
 def _purge_drill_runs(cutoff: dt.datetime) -> int:
     return DrillRun.objects.filter(started_at__lt=cutoff).exclude(outcome=DrillRun.Outcome.RUNNING).delete()[0]
 
@@ -112,6 +116,8 @@ POLICIES: tuple[Policy, ...] = (
     Policy("companion.Conversation", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05 (privacy centre)"),
     Policy("companion.Message", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05; encrypted at rest (CN-DAT-01)"),
     Policy("companion.UsageClock", "one row per account, overwritten", "CN-USE-01 usage clock"),
+    Policy("companion.DailyUsage", "{days} days", "CN-MIN-10 minors' daily limit; BX-07 one clock per user",
+           "daily_usage", _purge_daily_usage),
     Policy("companion.Reminder", "{days} days", "CN-USE-01, CN-DIS-02: proof reminders were shown",
            "reminders", _purge_reminders),
     Policy("companion.CrisisCase", "{days} days after resolution, with its timeline and notices",

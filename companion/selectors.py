@@ -3,7 +3,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from companion.models import ADULT_ONLY_ROLES, START_NOTICE_PREFIX, Character, Conversation, Message, Reminder, UsageClock
+from companion.models import (ADULT_ONLY_ROLES, START_NOTICE_PREFIX, Character, Conversation, Message, Reminder,
+                              ReminderKind, UsageClock)
 from companion.policies import may_open_character
 from guardians.selectors import blocked_slugs
 
@@ -91,4 +92,6 @@ def pending_reminders(user: User, *, start_notice_key: str | None) -> list[Remin
     current = Q(key=start_notice_key) if start_notice_key else Q(pk__in=[])
     if clock is not None and clock.streak_started_at is not None:
         current |= Q(created_at__gte=clock.streak_started_at) & ~Q(key__startswith=START_NOTICE_PREFIX)
-    return list(Reminder.objects.filter(current, user=user, acknowledged_at__isnull=True))
+    # A time-limit or rest-hours pop-up (CN-MIN-10) belongs to the moment chat closed, not to a later opening.
+    return list(Reminder.objects.filter(current, user=user, acknowledged_at__isnull=True)
+                .exclude(kind__in=(ReminderKind.TIME_LIMIT, ReminderKind.CURFEW)))

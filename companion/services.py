@@ -17,12 +17,13 @@ from companion import llm
 from companion.labels import aigc_metadata
 from companion.models import (START_NOTICE_PREFIX, Author, Character, Conversation, Message, MessageStatus, Mode,
                               Reminder, ReminderKind, UsageClock)
-from companion.policies import UsageStreak, due_occurrence, extend_streak, is_exit_request
+from companion.policies import UsageStreak, credited_seconds, due_occurrence, extend_streak, is_exit_request
 from companion.reminders import dependence_text, periodic_text, start_notice_text
 from companion.selectors import (access_character_by_slug, access_conversation_by_id, conversation_history,
                                  pending_reminders)
 from companion.crisis import CrisisNotice, handle_risk, state_on_open
 from companion.dependence import dependence_notice_due
+from companion.time_limits import add_usage, beijing_day_start, current_lock, lock_reminder
 from moderation.pipeline import ScreeningInput, Verdict, screen
 
 # A reply still "streaming" this long after it started belongs to a server that died.
@@ -41,6 +42,14 @@ class MessageRefused(Exception):
 
 class ReminderNotFound(Exception):
     """No such reminder, or not this user's."""
+
+
+class UsageLocked(Exception):
+    """CN-MIN-10: a minor over today's limit or in rest hours (`reason`: `time_limit` or `curfew`).
+    Nothing was stored; `record_activity` returns the pop-up that goes before `closed`."""
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -100,16 +109,21 @@ def record_activity(*, user: User, language: str) -> list[Reminder]:
     """A message, a visible-chat heartbeat or a streamed reply: extend the usage streak.
 
     Returns periodic reminders that became due, created once however many sockets report the
-    same moment (CN-USE-01/02, US-CA-03, US-NY-02, BX-07).
+    same moment (CN-USE-01/02, US-CA-03, US-NY-02, BX-07), and, while a minor is over today's
+    limit or in rest hours, the `time_limit` or `curfew` pop-up (CN-MIN-10): the caller then closes
+    every socket of the user.
     """
     return _record_activity(user, timezone.now(), language)
 
 
 def _record_activity(user: User, now: dt.datetime, language: str) -> list[Reminder]:
     clock, _ = UsageClock.objects.select_for_update().get_or_create(user=user)
+    gap = dt.timedelta(minutes=settings.COMPANION_CONTINUITY_GAP_MINUTES)
+    # BX-07, CN-MIN-10: today's total grows by the time since any socket last reported.
+    add_usage(user, now, credited_seconds(clock.last_active_at, now, gap=gap, day_start=beijing_day_start(now)))
     previous = (UsageStreak(started_at=clock.streak_started_at, last_active_at=clock.last_active_at)
                 if clock.streak_started_at else None)
-    streak = extend_streak(previous, now, gap=dt.timedelta(minutes=settings.COMPANION_CONTINUITY_GAP_MINUTES))
+    streak = extend_streak(previous, now, gap=gap)
     if previous is None or streak.started_at != previous.started_at:
         clock.reminders_in_streak = 0
     created = []
@@ -128,6 +142,8 @@ def _record_activity(user: User, now: dt.datetime, language: str) -> list[Remind
     clock.save()
     if usage_dependence_signal(streak, now) and (reminder := _dependence_reminder(user, language)) is not None:
         created.append(reminder)
+    if (lock := current_lock(user, now)) is not None:  # returned every time: it closes the sockets
+        created.append(lock_reminder(user, lock, language))
     return created
 
 
@@ -191,6 +207,9 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     existing = conversation.messages.filter(client_id=client_id).first()
     if existing is not None:
         return PostedMessage(message=existing, created=False)
+    # CN-MIN-10: a message racing the close of a locked minor's sockets is refused, never stored or answered.
+    if (lock := current_lock(user, timezone.now())) is not None:
+        raise UsageLocked(lock.reason)
     # CN-CRI-01, CN-CON-02: every message is screened, with the user's recent messages as context,
     # and its verdict stored with it, before any model call.
     history = conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS)

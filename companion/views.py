@@ -29,6 +29,7 @@ from companion.models import CaseOutcome, CaseStatus, Conversation, RiskLevel
 from companion.sanction_forms import ImposeSanctionForm, LiftSanctionForm, SanctionFilterForm
 from companion.selectors import (CharacterBlocked, CharacterUnavailable, ConversationNotFound,
                                  access_character_by_slug, access_current_conversation, characters_for)
+from companion.time_limits import current_lock, lock_text
 from moderation.models import Category as RiskCategory
 
 
@@ -66,6 +67,10 @@ def chat(request, character_slug: str):
     if blocking is not None:  # CN-CRI-09: a suspended or terminated account sees why, and how to appeal
         return render(request, "companion/sanctions_notice.html",
                       {"notice": sanctions.notice_frame(blocking, language)}, status=403)
+    lock = current_lock(request.user, timezone.now())
+    if lock is not None:  # CN-MIN-10: a minor over today's limit or in rest hours: why, and when chat reopens
+        return render(request, "companion/time_locked.html",
+                      {"reason": lock.reason, "text": lock_text(lock, language)}, status=403)
     provider = llm.provider()
     return render(request, "companion/chat.html", {
         "character": character,

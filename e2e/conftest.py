@@ -195,6 +195,8 @@ def server_env(server_database, e2e_sms_gateway, e2e_smtp_sink) -> dict:
         # A safety-related report is overdue for triage at once, so the complaints test can watch
         # the queue flag it without waiting an hour (nothing else files one).
         "COMPANION_COMPLAINT_TRIAGE_MINUTES": "0",
+        # CN-MIN-10: browser tests chat as minors at any hour; the time-limit server has its own settings.
+        "COMPANION_MINOR_CURFEW": "",
         "CHANNEL_LAYER_PREFIX": f"e2e-{os.getpid()}-{secrets.token_hex(3)}-",
         "SMS_BACKEND": "guardians.sms.HTTPGatewaySMSBackend",
         "SMS_GATEWAY_URL": e2e_sms_gateway.url,
@@ -324,6 +326,35 @@ def fast_reminder_server_url(server_url, server_env, artifacts_dir):
     with _daphne({**server_env, "COMPANION_REMINDER_INTERVAL_CAP_MINUTES": "0.1"},
                  artifacts_dir / "server-fast-reminders.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def time_limit_server_url(server_url, server_env, artifacts_dir):
+    """A server on the same database where minors may chat 15 seconds a day (CN-MIN-10), with a
+    heartbeat every 2 seconds, so a browser test can watch the limit close the chat."""
+    with _daphne({**server_env, "COMPANION_MINOR_DAILY_MINUTES": "0.25,0.25,0.25", "COMPANION_HEARTBEAT_SECONDS": "2"},
+                 artifacts_dir / "server-time-limit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def reset_daily_usage(server_env, artifacts_dir):
+    """Forget a seeded account's chat time and time-limit pop-ups before and after a test, so the
+    account used up on the time-limit server is not locked for the next test."""
+    def reset(username: str) -> None:
+        _manage(server_env, artifacts_dir / "server.log", "shell", "-c",
+                "from companion.models import DailyUsage, Reminder; "
+                f"DailyUsage.objects.filter(user__username={username!r}).delete(); "
+                f"Reminder.objects.filter(user__username={username!r}, kind__in=['time_limit', 'curfew']).delete()")
+    usernames = []
+
+    def use(username: str) -> None:
+        usernames.append(username)
+        reset(username)
+
+    yield use
+    for username in usernames:
+        reset(username)
 
 
 # --- the browser --------------------------------------------------------------------------

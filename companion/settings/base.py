@@ -279,7 +279,7 @@ COMPANION_COMPLAINTS_ALERT_EMAILS = env_list("COMPANION_COMPLAINTS_ALERT_EMAILS"
 # compliance officer chooses them per deployment; legal floors are in the basis column there.
 COMPANION_RETENTION_DAYS = {
     "crisis_cases": 1095, "notifications": 1095, "sanctions": 1095, "drill_runs": 1095, "complaints": 1095,
-    "reminders": 184, "dependence_scores": 180,
+    "reminders": 184, "dependence_scores": 180, "daily_usage": 184,
 }
 # Complaints and reports one client address may file per hour (the public form is open to all).
 COMPANION_COMPLAINTS_PER_HOUR = 20
@@ -383,7 +383,14 @@ COMPANION_CONTINUITY_GAP_MINUTES = float(os.environ.get("COMPANION_CONTINUITY_GA
 COMPANION_REMINDER_INTERVAL_CAP_MINUTES = (float(os.environ["COMPANION_REMINDER_INTERVAL_CAP_MINUTES"])
                                            if os.environ.get("COMPANION_REMINDER_INTERVAL_CAP_MINUTES") else None)
 # Clients send a heartbeat while the chat is visible; reading counts as use (CN-USE-01).
-COMPANION_HEARTBEAT_SECONDS = 60
+COMPANION_HEARTBEAT_SECONDS = int(os.environ.get("COMPANION_HEARTBEAT_SECONDS", "60"))
+# CN-MIN-10: minors' default daily chat minutes by age (under 8, 8-15, 16-17), counted per Beijing day
+# on the server across devices; env "40,60,120". Guardians may only tighten these (not built yet).
+COMPANION_MINOR_DAILY_MINUTES = dict(zip(
+    ("under_8", "age_8_to_15", "age_16_to_17"),
+    (float(part) for part in os.environ.get("COMPANION_MINOR_DAILY_MINUTES", "40,60,120").split(","))))
+# CN-MIN-10: no service to minors in these Beijing hours ("HH:MM-HH:MM", may wrap midnight; "" = off).
+COMPANION_MINOR_CURFEW = os.environ.get("COMPANION_MINOR_CURFEW", "22:00-06:00")
 # CN-USE-04: editable exit keyword list, checked before any generation.
 COMPANION_EXIT_KEYWORDS = ["退出", "结束对话", "结束聊天", "退出聊天", "exit", "quit", "/exit", "/quit"]
 

@@ -13,6 +13,10 @@ if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test{os.getpid()}"
     CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"
 
+# CN-MIN-10: many tests chat as minors at whatever the wall clock says; the rest-hours tests switch
+# the curfew on themselves (settings fixture + time_machine).
+COMPANION_MINOR_CURFEW = ""
+
 # --- Contacts and safety notifications (guardians) ---
 # Tasks run in-process even when REDIS_URL is set (CI): nothing would consume a test's queue. The
 # worker-kill test starts its own worker with the real settings.

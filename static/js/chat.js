@@ -36,6 +36,7 @@
   let blockedNotice = null; // the last `notice` of kind contacts or guardian_block (shown when the socket closes)
   let ws = null;
   let closedForGood = false;
+  let lockReminder = null; // CN-MIN-10: the `time_limit` or `curfew` pop-up that comes before `closed`
   let leaving = false;
   let cutId = null; // the reply that was streaming when the user pressed exit
   let retry = 0;
@@ -255,9 +256,13 @@
         closedPanel.dataset.notice = blockedNotice.kind;
         return;
       }
-      closeForGood(S.closed[frame.reason] || S.closed.exit);
+      // CN-MIN-10: the time-limit or rest-hours pop-up just before says when chat reopens.
+      const lock = frame.reason === "time_limit" || frame.reason === "curfew" ? lockReminder : null;
+      closeForGood(lock && lock.kind === frame.reason ? lock.text : S.closed[frame.reason] || S.closed.exit);
+      closedPanel.dataset.reason = frame.reason;
     },
     reminder(frame) {
+      if (frame.kind === "time_limit" || frame.kind === "curfew") lockReminder = frame;
       const known = (shownReminder && shownReminder.id === frame.id) || reminders.some((r) => r.id === frame.id);
       if (!known) {
         reminders.push(frame);

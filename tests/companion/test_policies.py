@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from companion.policies import is_exit_request, may_open_character, within_rate
@@ -51,3 +53,34 @@ def test_usage_streaks():
     assert due_occurrence(streak, t0 + dt.timedelta(minutes=120), every_minutes=120, already_sent=0) == 1
     assert due_occurrence(streak, t0 + dt.timedelta(minutes=200), every_minutes=120, already_sent=1) is None
     assert due_occurrence(streak, t0 + dt.timedelta(minutes=241), every_minutes=120, already_sent=1) == 2
+
+
+def test_minor_daily_limits_by_age():
+    from companion.policies import MinorDailyMinutes, minor_daily_limit_minutes
+    limits = MinorDailyMinutes()
+    assert [minor_daily_limit_minutes(age, limits) for age in (5, 7, 8, 15, 16, 17, 18, 40, None)] == [
+        40, 40, 60, 60, 120, 120, None, None, None]
+
+
+def test_rest_hours_wrap_midnight():
+    from companion.policies import in_rest_hours, parse_rest_hours
+    rest = parse_rest_hours("22:00-06:00")
+    assert [in_rest_hours(dt.time(*hm), rest) for hm in ((21, 59), (22, 0), (0, 30), (5, 59), (6, 0))] == [
+        False, True, True, True, False]
+    assert parse_rest_hours("") is None and not in_rest_hours(dt.time(23), None)
+
+
+def test_usage_credit_counts_the_gap_once_and_only_today():
+    from companion.policies import credited_seconds, usage_lock
+    at = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+    gap, start = dt.timedelta(minutes=20), dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.timezone.utc)
+    assert credited_seconds(None, at, gap=gap, day_start=start) == 0
+    assert credited_seconds(at - dt.timedelta(minutes=10), at, gap=gap, day_start=start) == 600
+    assert credited_seconds(at, at, gap=gap, day_start=start) == 0  # a second tab, same moment
+    assert credited_seconds(at - dt.timedelta(minutes=25), at, gap=gap, day_start=start) == 0
+    assert credited_seconds(start - dt.timedelta(minutes=5), start + dt.timedelta(minutes=5), gap=gap,
+                            day_start=start) == 300
+    assert usage_lock(limit_minutes=60, used_seconds=3600, local_time=dt.time(9), rest=None) == "time_limit"
+    assert usage_lock(limit_minutes=60, used_seconds=0, local_time=dt.time(23),
+                      rest=(dt.time(22), dt.time(6))) == "curfew"
+    assert usage_lock(limit_minutes=None, used_seconds=9e9, local_time=dt.time(9), rest=None) is None

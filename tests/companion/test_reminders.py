@@ -186,6 +186,7 @@ async def test_teen_ca_gets_the_sb243_break_reminder(demo, clock, settings):
 
 async def test_with_cn_also_active_the_two_hour_reminder_carries_both_messages(demo, clock, settings):
     settings.POLICY_PACKS = ["CN", "US-CA"]
+    settings.COMPANION_MINOR_DAILY_MINUTES = {"under_8": 40, "age_8_to_15": 180, "age_16_to_17": 180}  # CN-MIN-10 aside
     teen = await database_sync_to_async(User.objects.get)(username="teen_ca")
     socket, _, _ = await join(teen)
     await use_for([socket], clock, 120)
