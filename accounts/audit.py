@@ -88,6 +88,7 @@ ACTIONS = {
     "guardian.consent_withdrawn": _("Guardian consent withdrawn"),
     "guardian.character_blocked": _("Character turned off by the guardian"),
     "guardian.character_allowed": _("Character turned on again by the guardian"),
+    "guardian.limits_set": _("Daily chat time and rest hours set by the guardian"),
     "data.exported": _("Conversation exported"),
     "data.training_exported": _("Training-data extract made"),
     "data.export_requested": _("Copy of personal data requested"),

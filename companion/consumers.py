@@ -28,7 +28,6 @@ from guardians.selectors import chat_gate
 
 
 GROUP_REFRESH_SECONDS = 3600
-LOCK_CLOSE_CODES = {"time_limit": 4430, "curfew": 4431}  # CN-MIN-10, docs/protocol.md
 _timers: set[asyncio.Task] = set()
 
 
@@ -89,7 +88,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.closing = True
             await self.accept()
             await self.send_json(protocol.closed(lock.reason))
-            return await self.close(code=LOCK_CLOSE_CODES[lock.reason])
+            return await self.close(code=protocol.LOCK_CLOSE_CODES[lock.reason])
         try:
             opening = await in_db_thread(open_chat)(
                 user=self.user, character_slug=slug,
@@ -264,7 +263,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                                                                       "frame": protocol.reminder(item)})
         for item in reminders:
             if item.kind in LOCK_KINDS:
-                await broadcast.close_user_chats(self.user.pk, item.kind, code=LOCK_CLOSE_CODES[item.kind],
+                await broadcast.close_user_chats(self.user.pk, item.kind, code=protocol.LOCK_CLOSE_CODES[item.kind],
                                                  notices={settings.LANGUAGE_CODE: protocol.reminder(item)})
                 return
 

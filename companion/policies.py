@@ -5,6 +5,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from guardians.policies import in_rest_hours
+
 _PUNCTUATION = re.compile(r"[\s\.,!?;:~…。，！？；：、“”\"'（）()\[\]【】]+")
 
 # Chinese exit keywords still count inside a short sentence ("我要退出"); English ones only as
@@ -70,44 +72,7 @@ def due_occurrence(streak: UsageStreak, now: dt.datetime, *, every_minutes: floa
 
 
 # --- CN-MIN-10: minors' daily time limits and rest hours (Beijing time) ---
-
-@dataclass(frozen=True)
-class MinorDailyMinutes:
-    under_8: float = 40
-    age_8_to_15: float = 60
-    age_16_to_17: float = 120
-
-
-def minor_daily_limit_minutes(age: int | None, limits: MinorDailyMinutes) -> float | None:
-    """The default daily limit for a minor of `age`; None for adults (and unknown ages, which the
-    sign-up form never lets through)."""
-    if age is None or age >= 18:
-        return None
-    if age < 8:
-        return limits.under_8
-    if age < 16:
-        return limits.age_8_to_15
-    return limits.age_16_to_17
-
-
-def parse_rest_hours(spec: str) -> tuple[dt.time, dt.time] | None:
-    """"22:00-06:00" → (22:00, 06:00); an empty string switches rest hours off."""
-    spec = spec.strip()
-    if not spec:
-        return None
-    start, end = (dt.time.fromisoformat(part.strip()) for part in spec.split("-", 1))
-    return start, end
-
-
-def in_rest_hours(local_time: dt.time, rest: tuple[dt.time, dt.time] | None) -> bool:
-    """Whether a local wall-clock time falls in [start, end); the span may wrap past midnight."""
-    if rest is None:
-        return False
-    start, end = rest
-    if start <= end:
-        return start <= local_time < end
-    return local_time >= start or local_time < end
-
+# The defaults and the rest-hours arithmetic live in guardians.policies: guardians may only tighten them.
 
 def credited_seconds(last_active_at: dt.datetime | None, now: dt.datetime, *, gap: dt.timedelta,
                      day_start: dt.datetime) -> float:

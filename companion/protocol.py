@@ -7,6 +7,10 @@ from companion.labels import aigc_metadata, visible_label
 from companion.models import Author, Message, Reminder
 
 
+# Close codes after `closed` for a minor's time limit and rest hours (CN-MIN-10, docs/protocol.md).
+LOCK_CLOSE_CODES = {"time_limit": 4430, "curfew": 4431}
+
+
 class FrameError(Exception):
     """A client frame we cannot accept; `code` is the machine-readable reason."""
 

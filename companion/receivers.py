@@ -3,9 +3,10 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.dispatch import receiver
 
-from companion import broadcast
-from companion.protocol import contacts_notice, guardian_block_notice
-from guardians.signals import character_blocked, chat_gate_closed
+from companion import broadcast, protocol
+from companion.protocol import contacts_notice, guardian_block_notice, reminder
+from companion.services import usage_lock_reminder
+from guardians.signals import character_blocked, chat_gate_closed, limits_changed
 
 
 @receiver(chat_gate_closed, dispatch_uid="companion.close_chats_at_gate")
@@ -21,3 +22,13 @@ def close_blocked_character_chats(sender, *, user_id: int, slug: str, **kwargs) 
     (4403, as when opening it); chats with other characters stay open."""
     notices = {code: guardian_block_notice(code) for code, _ in settings.LANGUAGES}
     async_to_sync(broadcast.close_user_chats)(user_id, "blocked", code=4403, notices=notices, character=slug)
+
+
+@receiver(limits_changed, dispatch_uid="companion.close_chats_over_new_limits")
+def close_chats_over_new_limits(sender, *, user_id: int, **kwargs) -> None:
+    """CN-MIN-10: a guardian's tighter limits take effect on open sockets at once: if the user is now
+    over the daily minutes or inside the rest hours, the pop-up, then `closed: time_limit`/`curfew`."""
+    item = usage_lock_reminder(user_id=user_id)
+    if item is not None:
+        async_to_sync(broadcast.close_user_chats)(user_id, item.kind, code=protocol.LOCK_CLOSE_CODES[item.kind],
+                                                  notices={settings.LANGUAGE_CODE: reminder(item)})

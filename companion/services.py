@@ -147,6 +147,16 @@ def _record_activity(user: User, now: dt.datetime, language: str) -> list[Remind
     return created
 
 
+@transaction.atomic(durable=True)
+def usage_lock_reminder(*, user_id: int) -> Reminder | None:
+    """CN-MIN-10: the `time_limit` or `curfew` pop-up (in the user's language) if the user's limits lock
+    chat now, e.g. right after their guardian tightened them; None if they may chat (or are gone)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or (lock := current_lock(user, timezone.now())) is None:
+        return None
+    return lock_reminder(user, lock, user.language)
+
+
 def usage_dependence_signal(streak: UsageStreak, now: dt.datetime) -> bool:
     """CN-EMO-06, BX-06: one unbroken session this long is a sign of over-reliance, answered like the
     spoken cues: the AI-disclosure pop-up with offline suggestions (at most daily)."""

@@ -1,22 +1,23 @@
 """Minors' daily time limits and rest hours (CN-MIN-10) on the one server clock per user (BX-07).
 
-The decisions are pure (companion/policies.py); this module reads the settings, the user and the
-day's total, and words the pop-up. `daily_limit_minutes` is the seam for guardian-set limits (a
-guardian may only tighten the defaults; not built yet).
+The decisions are pure (companion/policies.py, guardians/policies.py); this module reads the
+settings, the guardian's limits, the user and the day's total, and words the pop-up. The minor's
+guardian may tighten the defaults in the guardian portal (guardians.services.set_limits): fewer
+daily minutes, longer rest hours.
 """
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.utils import formats, translation
 from django.utils.translation import gettext
 
 from accounts.models import User
 from accounts.selectors import is_staff_account, rules_for_user
 from companion.models import DailyUsage, Reminder, ReminderKind
-from companion.policies import (MinorDailyMinutes, in_rest_hours, minor_daily_limit_minutes, parse_rest_hours,
-                                usage_lock)
+from companion.policies import usage_lock
+from guardians.policies import in_rest_hours
+from guardians.selectors import default_daily_minutes, default_rest_hours, guardian_limits
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # CN-MIN-10 counts days and rest hours in Beijing time, whatever TIME_ZONE says
 LOCK_KINDS = (ReminderKind.TIME_LIMIT, ReminderKind.CURFEW)
@@ -27,6 +28,7 @@ class UsageLock:
     reason: str  # `time_limit` or `curfew`: the `closed` reason and the reminder kind
     reopens_at: dt.datetime  # Beijing time
     limit_minutes: float | None
+    rest: tuple[dt.time, dt.time] | None = None  # the user's rest hours, for the pop-up
 
 
 def applies_to(user: User) -> bool:
@@ -35,14 +37,23 @@ def applies_to(user: User) -> bool:
 
 
 def daily_limit_minutes(user: User) -> float | None:
-    """Today's chat minutes for this user: the default for the minor's age; None for adults."""
+    """Today's chat minutes for this user: the default for the minor's age, or the guardian's lower
+    number; None for adults."""
     if not applies_to(user):
         return None
-    return minor_daily_limit_minutes(user.age, MinorDailyMinutes(**settings.COMPANION_MINOR_DAILY_MINUTES))
+    default, chosen = default_daily_minutes(user), guardian_limits(user)
+    if default is None or chosen is None or chosen.daily_minutes is None:
+        return default
+    return min(default, chosen.daily_minutes)
 
 
 def rest_hours(user: User) -> tuple[dt.time, dt.time] | None:
-    return parse_rest_hours(settings.COMPANION_MINOR_CURFEW) if applies_to(user) else None
+    """The guardian's rest hours if set (they cover the default window, and apply even where the
+    deployment switched the default off), else the default; None for adults."""
+    if not applies_to(user):
+        return None
+    chosen = guardian_limits(user)
+    return chosen.rest if chosen is not None and chosen.rest is not None else default_rest_hours()
 
 
 def beijing_day_start(now: dt.datetime) -> dt.datetime:
@@ -79,7 +90,7 @@ def current_lock(user: User, now: dt.datetime) -> UsageLock | None:
         reopens = beijing_day_start(now) + dt.timedelta(days=1)
         while in_rest_hours(reopens.time(), rest):
             reopens = _next_at(reopens, rest[1])
-    return UsageLock(reason=reason, reopens_at=reopens, limit_minutes=limit)
+    return UsageLock(reason=reason, reopens_at=reopens, limit_minutes=limit, rest=rest)
 
 
 def _next_at(local: dt.datetime, at: dt.time) -> dt.datetime:
@@ -105,12 +116,11 @@ def lock_text(lock: UsageLock, language: str) -> str:
         if lock.reason == "curfew":
             return gettext("Rest hours: chat is closed for users under 18 from %(start)s to %(end)s Beijing time. "
                            "It opens again at %(reopens)s.") % {
-                **rest_hours_labels(), "reopens": reopens_text(lock)}
+                **rest_hours_labels(lock.rest), "reopens": reopens_text(lock)}
         return gettext("You have used today's chat time for users under 18 (%(minutes)s minutes). Chat opens "
                        "again at %(reopens)s Beijing time.") % {
             "minutes": f"{lock.limit_minutes or 0:g}", "reopens": reopens_text(lock)}
 
 
-def rest_hours_labels() -> dict:
-    rest = parse_rest_hours(settings.COMPANION_MINOR_CURFEW)
+def rest_hours_labels(rest: tuple[dt.time, dt.time] | None) -> dict:
     return {"start": rest[0].strftime("%H:%M"), "end": rest[1].strftime("%H:%M")} if rest else {"start": "", "end": ""}

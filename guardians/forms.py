@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from guardians.models import ContactKind, ContactLanguage
@@ -61,3 +62,35 @@ class GuardianLinkForm(CodeForm):
         label=_("I am this person's parent or legal guardian. I have read the notice above and consent to "
                 "their use of the service and to the processing of their personal information it needs."),
         error_messages={"required": _("Tick the box to give your consent, or decline below.")})
+
+
+class LimitsForm(forms.Form):
+    """CN-MIN-10: the guardian's daily chat minutes and rest hours for one ward (Beijing time). Empty =
+    the default. Field checks only; whether the values only tighten is the service's (set_limits)."""
+    daily_minutes = forms.IntegerField(
+        label=_("Chat minutes a day"), required=False, min_value=0,
+        help_text=_("0 turns chat off. Leave empty for the default."),
+        error_messages={"max_value": _("Daily chat time can only be lowered: at most %(limit_value)s minutes."),
+                        "min_value": _("Enter 0 or more minutes.")},
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "size": 5}))
+    rest_start = forms.TimeField(label=_("Rest hours start"), required=False, input_formats=["%H:%M"],
+                                 error_messages={"invalid": _("Enter a time as HH:MM, e.g. 21:00.")},
+                                 widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}))
+    rest_end = forms.TimeField(label=_("Rest hours end"), required=False, input_formats=["%H:%M"],
+                               error_messages={"invalid": _("Enter a time as HH:MM, e.g. 07:00.")},
+                               widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}))
+
+    def __init__(self, *args, default_minutes: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if default_minutes is not None:
+            field = self.fields["daily_minutes"]
+            field.max_value = int(default_minutes)
+            field.validators.append(MaxValueValidator(int(default_minutes)))
+            field.widget.attrs.update(max=int(default_minutes), min=0)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("rest_start"), cleaned.get("rest_end")
+        if "rest_start" in cleaned and "rest_end" in cleaned and (start is None) != (end is None):
+            raise forms.ValidationError(_("Enter both rest-hour times, or leave both empty."), code="rest_incomplete")
+        return cleaned

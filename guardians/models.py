@@ -64,6 +64,13 @@ class Contact(models.Model):
     consent_at = models.DateTimeField(_("guardian consent given at"), null=True, blank=True)
     consent_version = models.CharField(_("guardian consent notice version"), max_length=20, blank=True)
     consent_revoked_at = models.DateTimeField(_("guardian consent withdrawn at"), null=True, blank=True)
+    # CN-MIN-10, guardian contacts only: the guardian's tighter limits for the minor (guardians.policies
+    # limits_refusal): daily chat minutes (0 = none; null = the default for the age) and rest hours in
+    # Beijing time (both null = the default window). Bind while this is the minor's active guardian contact.
+    daily_minutes = models.PositiveSmallIntegerField(_("daily chat minutes set by the guardian"), null=True,
+                                                     blank=True)
+    rest_start = models.TimeField(_("rest hours start"), null=True, blank=True)
+    rest_end = models.TimeField(_("rest hours end"), null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "created_at", "id"]
@@ -73,6 +80,9 @@ class Contact(models.Model):
             models.UniqueConstraint(fields=["user"], condition=Q(kind="guardian", active=True),
                                     name="one_active_guardian_contact"),
             models.CheckConstraint(condition=~Q(email="") | ~Q(phone=""), name="contact_reachable"),
+            models.CheckConstraint(condition=Q(rest_start__isnull=True, rest_end__isnull=True)
+                                   | Q(rest_start__isnull=False, rest_end__isnull=False),
+                                   name="contact_rest_hours_whole"),
         ]
 
     def __str__(self) -> str:

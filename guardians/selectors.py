@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.utils import timezone
@@ -5,7 +7,8 @@ from django.utils import timezone
 from accounts.models import User
 from guardians.models import CharacterBlock, Channel, Contact, ContactKind, Notification
 from accounts.selectors import is_staff_account
-from guardians.policies import ContactGate, contact_gate, guardian_is_told
+from guardians.policies import (ContactGate, GuardianLimits, MinorDailyMinutes, contact_gate, guardian_is_told,
+                                minor_daily_limit_minutes, parse_rest_hours)
 
 
 class ContactNotFound(Exception):
@@ -76,6 +79,29 @@ def ward_blocks(contacts: list[Contact]) -> dict[int, set[str]]:
             "contact_id", "character_slug"):
         blocks[contact_id].add(slug)
     return blocks
+
+
+def default_daily_minutes(user: User) -> float | None:
+    """CN-MIN-10: the deployment's daily chat minutes for a minor of the user's age; None for adults."""
+    return minor_daily_limit_minutes(user.age, MinorDailyMinutes(**settings.COMPANION_MINOR_DAILY_MINUTES))
+
+
+def default_rest_hours() -> tuple[dt.time, dt.time] | None:
+    """CN-MIN-10: the deployment's rest hours (Beijing time); None where switched off."""
+    return parse_rest_hours(settings.COMPANION_MINOR_CURFEW)
+
+
+def guardian_limits(user: User) -> GuardianLimits | None:
+    """CN-MIN-10: the limits the minor's active guardian contact holds, or None if it holds none (or the
+    user is not a minor: the guardian's controls end at 18)."""
+    if not user.is_authenticated or not user.is_minor:
+        return None
+    row = (Contact.objects.filter(user=user, kind=ContactKind.GUARDIAN, active=True)
+           .values_list("daily_minutes", "rest_start", "rest_end").first())
+    if row is None or row == (None, None, None):
+        return None
+    minutes, start, end = row
+    return GuardianLimits(daily_minutes=minutes, rest=(start, end) if start is not None else None)
 
 
 def portal_alerts(recipient: User) -> QuerySet[Notification]:

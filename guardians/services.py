@@ -31,10 +31,11 @@ from accounts import audit
 from accounts.models import Role, User
 from accounts.policies import normalise_phone
 from guardians import catalogue, invitations, tasks
+from guardians.policies import STATUTORY_REST, GuardianLimits, limits_refusal
 from guardians.models import CharacterBlock, Channel, Contact, ContactKind, Notification, Reason, Status
-from guardians.signals import character_blocked, chat_gate_closed
-from guardians.selectors import (ContactNotFound, access_contact_by_id, access_ward_by_id, guardian_account,
-                                 safety_contacts)
+from guardians.signals import character_blocked, chat_gate_closed, limits_changed
+from guardians.selectors import (ContactNotFound, access_contact_by_id, access_ward_by_id, default_daily_minutes,
+                                 default_rest_hours, guardian_account, safety_contacts)
 from guardians.sms import SMS, sms_backend
 from guardians.texts import contact_message, safety_notice
 from moderation.pipeline import LEVELS
@@ -437,6 +438,49 @@ def allow_character(*, guardian: User, contact_id: int, slug: str) -> Contact:
     if removed:
         audit.record("guardian.character_allowed", actor=guardian, subject_type="contact", subject_id=contact.pk,
                      data={"user": contact.user_id, "character": slug})
+    return contact
+
+
+def limits_refusal_text(code: str) -> str:
+    """The guardian's error for a `limits_refusal` code; %(name)s, %(default)s, %(start)s, %(end)s."""
+    return {
+        "not_minor": gettext("%(name)s is 18 or over: there are no limits to set."),
+        "minutes_above_default": gettext("Daily chat time can only be lowered: enter 0 to %(default)s minutes "
+                                         "(the default for %(name)s's age)."),
+        "rest_too_short": gettext("Rest hours must include the whole of %(start)s–%(end)s: start at %(start)s "
+                                  "or earlier and end at %(end)s or later."),
+    }[code]
+
+
+@transaction.atomic(durable=True)
+def set_limits(*, guardian: User, contact_id: int, daily_minutes: int | None, rest_start: dt.time | None,
+               rest_end: dt.time | None) -> Contact:
+    """CN-MIN-10: the linked guardian tightens their ward's daily chat minutes and rest hours (Beijing
+    time); None (rest: both None) = back to the default. Nothing is saved unless all of it is allowed
+    (guardians.policies.limits_refusal). Audited with the numbers only; after commit `limits_changed`
+    lets companion close the ward's open chats if they are now locked. Idempotent: the same values again
+    change and audit nothing. Returns the guardian contact, with the minor. Raises ContactNotFound or
+    ContactRefused."""
+    contact = access_ward_by_id(guardian, contact_id, lock=True)
+    if (rest_start is None) != (rest_end is None):
+        raise ContactRefused("rest_incomplete", gettext("Enter both rest-hour times, or leave both empty."))
+    limits = GuardianLimits(daily_minutes=daily_minutes, rest=(rest_start, rest_end) if rest_start else None)
+    default_minutes, default_rest = default_daily_minutes(contact.user), default_rest_hours()
+    refusal = limits_refusal(limits=limits, default_minutes=default_minutes, default_rest=default_rest)
+    if refusal is not None:
+        start, end = default_rest or STATUTORY_REST
+        raise ContactRefused(refusal, limits_refusal_text(refusal) % {
+            "name": display_name(contact.user), "default": f"{default_minutes or 0:g}",
+            "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")})
+    if (contact.daily_minutes, contact.rest_start, contact.rest_end) == (daily_minutes, rest_start, rest_end):
+        return contact
+    contact.daily_minutes, contact.rest_start, contact.rest_end = daily_minutes, rest_start, rest_end
+    contact.save(update_fields=["daily_minutes", "rest_start", "rest_end", "updated_at"])
+    audit.record("guardian.limits_set", actor=guardian, subject_type="contact", subject_id=contact.pk,
+                 data={"user": contact.user_id, "daily_minutes": daily_minutes,
+                       "rest_start": rest_start and rest_start.strftime("%H:%M"),
+                       "rest_end": rest_end and rest_end.strftime("%H:%M")})
+    transaction.on_commit(partial(limits_changed.send, sender=Contact, user_id=contact.user_id))
     return contact
 
 

@@ -8,3 +8,7 @@ chat_gate_closed = Signal()
 # CN-MIN-09: a guardian turned a character off for their ward: `user_id`, `slug`. companion closes
 # the user's open chat sockets on that character (`closed: blocked`); the others stay open.
 character_blocked = Signal()
+
+# CN-MIN-10: a guardian changed their ward's daily minutes or rest hours: `user_id`. companion closes
+# the user's open chat sockets if the new limits lock chat now (`closed: time_limit` or `curfew`).
+limits_changed = Signal()

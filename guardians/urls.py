@@ -16,5 +16,6 @@ urlpatterns = [
     path("guardian/", views.portal, name="portal"),
     path("guardian/wards/<int:contact_id>/consent/", views.portal_consent, name="portal_consent"),
     path("guardian/wards/<int:contact_id>/characters/", views.portal_character, name="portal_character"),
+    path("guardian/wards/<int:contact_id>/limits/", views.portal_limits, name="portal_limits"),
     path("guardian/alerts/", views.guardian_alerts, name="alerts"),
 ]

@@ -17,11 +17,11 @@ from accounts.models import Role
 from accounts.policies import AgeBand
 from accounts.views import safe_next
 from guardians import catalogue, invitations, services
-from guardians.forms import CodeForm, ContactForm, GuardianLinkForm
+from guardians.forms import CodeForm, ContactForm, GuardianLinkForm, LimitsForm
 from guardians.models import ContactKind
-from guardians.policies import guardian_consent_needed
-from guardians.selectors import (ContactNotFound, access_contact_by_id, chat_gate, contacts_of, portal_alerts,
-                                 ward_blocks, wards)
+from guardians.policies import STATUTORY_REST, guardian_consent_needed
+from guardians.selectors import (ContactNotFound, access_contact_by_id, access_ward_by_id, chat_gate, contacts_of,
+                                 default_daily_minutes, default_rest_hours, portal_alerts, ward_blocks, wards)
 from guardians.texts import level_label
 
 ALERTS_SHOWN = 100
@@ -211,20 +211,72 @@ def respond(request, contact_id: int, token: str):
 def portal(request):
     """The guardian portal (contracts §3 `/guardian/`): the minors this account is guardian of, their
     consent (CN-MIN-03, CN-MIN-04: withdraw or give again), the characters each may use (CN-MIN-09:
-    block or allow each), and the alerts."""
+    block or allow each), their daily chat time and rest hours (CN-MIN-10: tighten), and the alerts."""
     if not request.user.has_role(Role.GUARDIAN):
         raise PermissionDenied
+    return _portal_page(request)
+
+
+def _portal_page(request, bound: LimitsForm | None = None, bound_id: int | None = None):
+    """The portal; `bound` is a limits form with errors for ward `bound_id`, shown instead of a fresh one."""
     now = timezone.now()
     contacts = wards(request.user)
     blocks = ward_blocks(contacts)
     characters = catalogue.characters()
+    start, end = default_rest_hours() or STATUTORY_REST
     rows = [{"contact": contact, "name": services.display_name(contact.user), "age": contact.user.age,
              "needs_consent": guardian_consent_needed(contact.user.age_band, settings.CN_REGIME),
              "characters": [{"slug": slug, "name": name, "blocked": slug in blocks[contact.pk]}
-                            for slug, name in characters]}
+                            for slug, name in characters],
+             "default_minutes": _minutes(default_daily_minutes(contact.user)),
+             "limits_form": bound if bound_id == contact.pk else _limits_form(contact)}
             for contact in contacts]
     alerts = portal_alerts(request.user)[:5]
-    return render(request, "guardians/portal.html", {"wards": rows, "alerts": alerts, "now": now})
+    return render(request, "guardians/portal.html", {
+        "wards": rows, "alerts": alerts, "now": now,
+        "default_rest": {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}})
+
+
+def _minutes(value: float | None) -> str:
+    return f"{value:g}" if value is not None else ""
+
+
+def _limits_form(contact, data=None) -> LimitsForm:
+    initial = {"daily_minutes": contact.daily_minutes, "rest_start": contact.rest_start, "rest_end": contact.rest_end}
+    return LimitsForm(data, initial=initial, default_minutes=default_daily_minutes(contact.user),
+                      auto_id=f"id_limits{contact.pk}_%s")
+
+
+@login_required
+@require_POST
+def portal_limits(request, contact_id: int):
+    """CN-MIN-10: the guardian lowers the ward's daily chat minutes and/or widens their rest hours
+    (`daily_minutes`, `rest_start`, `rest_end`; empty = default), or goes back to the defaults
+    (`action=defaults`). Takes effect at once, open chats included. Errors re-show the portal, nothing saved."""
+    if not request.user.has_role(Role.GUARDIAN):
+        raise PermissionDenied
+    try:
+        contact = access_ward_by_id(request.user, contact_id)
+    except ContactNotFound:
+        raise Http404 from None
+    form = _limits_form(contact, request.POST)
+    if request.POST.get("action") == "defaults":
+        values = {"daily_minutes": None, "rest_start": None, "rest_end": None}
+    elif form.is_valid():
+        values = form.cleaned_data
+    else:
+        return _portal_page(request, form, contact.pk)
+    try:
+        services.set_limits(guardian=request.user, contact_id=contact_id, **values)
+    except ContactNotFound:
+        raise Http404 from None
+    except services.ContactRefused as refusal:
+        form.is_valid()
+        form.add_error(None, refusal.message)
+        return _portal_page(request, form, contact.pk)
+    messages.success(request, gettext("Saved. The new limits apply to %(name)s at once, on every device.")
+                     % {"name": services.display_name(contact.user)})
+    return redirect(reverse("guardians:portal") + f"#ward-{contact_id}-limits")
 
 
 @login_required

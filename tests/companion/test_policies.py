@@ -56,14 +56,14 @@ def test_usage_streaks():
 
 
 def test_minor_daily_limits_by_age():
-    from companion.policies import MinorDailyMinutes, minor_daily_limit_minutes
+    from guardians.policies import MinorDailyMinutes, minor_daily_limit_minutes
     limits = MinorDailyMinutes()
     assert [minor_daily_limit_minutes(age, limits) for age in (5, 7, 8, 15, 16, 17, 18, 40, None)] == [
         40, 40, 60, 60, 120, 120, None, None, None]
 
 
 def test_rest_hours_wrap_midnight():
-    from companion.policies import in_rest_hours, parse_rest_hours
+    from guardians.policies import in_rest_hours, parse_rest_hours
     rest = parse_rest_hours("22:00-06:00")
     assert [in_rest_hours(dt.time(*hm), rest) for hm in ((21, 59), (22, 0), (0, 30), (5, 59), (6, 0))] == [
         False, True, True, True, False]
