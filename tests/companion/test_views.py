@@ -1,11 +1,16 @@
+import datetime as dt
 import json
 import re
 
 import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
-from tests.fixtures import UserFactory
+from guardians.models import Contact
+from tests.fixtures import UserFactory, confirm_guardian, join
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +183,35 @@ def test_sign_up_refuses_the_drill_accounts_prefix(client, demo):
         "password2": "a-long-passphrase-42", "birth_date": "1990-01-01", "region": "CN"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200 and "reserved" in response.content.decode()
     assert not User.objects.filter(username__iexact="drill-202611").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_fifteen_year_old_signs_up_straight_into_minor_mode(demo, sms_gateway):
+    """CN-REG-02, CN-MIN-01: a date of birth giving 15 makes a minor account at once: adult-only
+    characters are gone, a guardian must link and consent first (CN-MIN-04 under `union`), then the
+    socket says `minor_mode`."""
+    def sign_up():
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        born = timezone.localdate() - dt.timedelta(days=int(365.25 * 15) + 20)
+        client.post("/accounts/signup/", {
+            "email": "teen@example.com", "username": "teen15", "password1": "a-long-passphrase-42",
+            "password2": "a-long-passphrase-42", "birth_date": born.isoformat(), "region": "CN",
+            "phone": "13800138001", "accept_terms": "on", "accept_sensitive": "on"})
+        code = re.search(r"\b(\d{6})\b", sms_gateway.requests[-1]["json"]["text"]).group(1)
+        client.post("/accounts/phone/", {"action": "verify", "code": code})
+        teen = User.objects.get(username="teen15")
+        assert teen.is_minor and teen.age == 15
+        home = client.get("/").content.decode()
+        assert 'data-slug="friend"' in home and 'data-slug="partner"' not in home
+        assert client.get("/chat/partner/").status_code == 404
+        assert client.get("/chat/friend/")["Location"] == "/contacts/?next=%2Fchat%2Ffriend%2F"
+        client.post("/contacts/", {"kind": "guardian", "name": "Mum", "relationship": "mother",
+                                   "email": "mum15@example.net", "phone": "+8613900139000", "language": "en"})
+        confirm_guardian(Contact.objects.get(user=teen), UserFactory(email="mum15@example.net"))
+        assert client.get("/chat/friend/").status_code == 200
+        return teen
+
+    teen = await database_sync_to_async(sign_up)()
+    chat, ready, _ = await join(teen)
+    assert ready["minor_mode"] is True
+    await chat.disconnect()
