@@ -69,8 +69,8 @@ def _lock_owner(user: User) -> None:
     User.objects.select_for_update().filter(pk=user.pk).first()
 
 
-def _check_room(user: User, kind: str, *, excluding: int | None = None) -> None:
-    others = Contact.objects.filter(user=user, kind=kind, active=True).exclude(pk=excluding)
+def _check_room(user: User, kind: str) -> None:
+    others = Contact.objects.filter(user=user, kind=kind, active=True)
     if kind == ContactKind.GUARDIAN and others.exists():
         raise ContactRefused("second_guardian", gettext(
             "You already have a guardian contact. Deactivate it before adding another."))
@@ -157,6 +157,16 @@ def _reset_confirmation(contact: Contact) -> None:
         transaction.on_commit(partial(close_chats, contact.user_id))
 
 
+def _end_contact(contact: Contact, *, declined_at=None) -> None:
+    """The contact stops being one: link, consent and confirmation end, the link and code die; the row
+    stays for the delivery log."""
+    _reset_confirmation(contact)
+    contact.declined_at = declined_at
+    contact.active = False
+    contact.link_nonce = contact.code_nonce = ""
+    contact.save()
+
+
 @transaction.atomic(durable=True)
 def deactivate_contact(*, user: User, contact_id: int) -> Contact:
     """Stop telling this contact, and tell them so; the row stays for the delivery log. A guardian's
@@ -165,10 +175,7 @@ def deactivate_contact(*, user: User, contact_id: int) -> Contact:
     if contact.active:
         if contact.invited_at is not None and contact.declined_at is None:
             _tell_replaced(contact, email=contact.email, phone=contact.phone, language=contact.language)
-        _reset_confirmation(contact)
-        contact.active = False
-        contact.link_nonce = contact.code_nonce = ""
-        contact.save()
+        _end_contact(contact)
         _audit_contact("contact.deactivated", user, contact)
     return contact
 
@@ -228,14 +235,20 @@ def _check_resend(contact: Contact, now) -> None:
 @transaction.atomic(durable=True)
 def reinvite_contact(*, user: User, contact_id: int) -> Contact:
     """Send the invitation again, with a new link and code. Raises ContactNotFound or ContactRefused."""
-    contact = access_contact_by_id(user, contact_id, lock=True)
-    if not contact.active:
-        raise ContactNotFound(contact_id)
+    contact = _active_contact(user, contact_id)
     if contact.verified_at is not None and contact.bounced_at is None:
         raise ContactRefused("already_confirmed", gettext("This contact has already confirmed."))
     _check_resend(contact, timezone.now())
     _invite(contact)
     _audit_contact("contact.invited", user, contact)
+    return contact
+
+
+def _active_contact(user: User, contact_id: int) -> Contact:
+    """The user's active contact, locked; a deactivated or declined one is ContactNotFound."""
+    contact = access_contact_by_id(user, contact_id, lock=True)
+    if not contact.active:
+        raise ContactNotFound(contact_id)
     return contact
 
 
@@ -257,9 +270,7 @@ def verify_contact_code(*, user: User, contact_id: int, code: str) -> Contact:
     the portal instead (CN-MIN-03). Raises ContactNotFound or ContactRefused."""
     refusal = None
     with transaction.atomic(durable=True):
-        contact = access_contact_by_id(user, contact_id, lock=True)
-        if not contact.active:
-            raise ContactNotFound(contact_id)
+        contact = _active_contact(user, contact_id)
         if contact.kind == ContactKind.GUARDIAN:
             raise ContactRefused("guardian_in_portal", gettext(
                 "Your guardian confirms in the guardian portal, with the link we sent them."))
@@ -288,9 +299,7 @@ def _confirm(contact: Contact, now, *, by: str) -> None:
 def reconfirm_contact(*, user: User, contact_id: int) -> Contact:
     """CN-ELD-01: the person confirms, as every year, that a confirmed contact is still right.
     Raises ContactNotFound or ContactRefused (a contact not confirmed yet needs its code instead)."""
-    contact = access_contact_by_id(user, contact_id, lock=True)
-    if not contact.active:
-        raise ContactNotFound(contact_id)
+    contact = _active_contact(user, contact_id)
     if not contact.confirmed:
         raise ContactRefused("not_confirmed", gettext("This contact has not confirmed yet: use the code instead."))
     contact.verified_at = timezone.now()
@@ -321,11 +330,7 @@ def respond_to_invitation(*, contact_id: int, token: str, accept: bool) -> Conta
                 "A guardian confirms by signing in, entering the texted code and answering the consent request."))
         _confirm(contact, now, by="link")
         return contact
-    _reset_confirmation(contact)
-    contact.declined_at = now
-    contact.active = False
-    contact.link_nonce = contact.code_nonce = ""
-    contact.save()
+    _end_contact(contact, declined_at=now)
     audit.record("contact.declined", subject_type="contact", subject_id=contact.pk,
                  data={"user": contact.user_id, "kind": contact.kind})
     return contact
@@ -352,16 +357,21 @@ def link_guardian(*, contact_id: int, token: str, account: User, code: str) -> C
             refusal = error
         else:
             contact.account = account
-            contact.consent_at, contact.consent_version = now, settings.GUARDIANS_CONSENT_NOTICE_VERSION
-            contact.consent_revoked_at = None
-            contact.save(update_fields=["account", "consent_at", "consent_version", "consent_revoked_at"])
             _confirm(contact, now, by="guardian")
+            _give_consent(contact, account, now)
+            contact.save(update_fields=["account", "consent_at", "consent_version", "consent_revoked_at"])
             account.groups.add(Group.objects.get_or_create(name=Role.GUARDIAN)[0])
-            audit.record("guardian.consent_given", actor=account, subject_type="contact", subject_id=contact.pk,
-                         data={"user": contact.user_id, "version": contact.consent_version})
     if refusal is not None:
         raise refusal
     return contact
+
+
+def _give_consent(contact: Contact, guardian: User, now) -> None:
+    """CN-MIN-03/04: consent to the current notice version, audited; the caller saves the row."""
+    contact.consent_at, contact.consent_version = now, settings.GUARDIANS_CONSENT_NOTICE_VERSION
+    contact.consent_revoked_at = None
+    audit.record("guardian.consent_given", actor=guardian, subject_type="contact", subject_id=contact.pk,
+                 data={"user": contact.user_id, "version": contact.consent_version})
 
 
 @transaction.atomic(durable=True)
@@ -386,10 +396,7 @@ def set_guardian_consent(*, guardian: User, contact_id: int, consent: bool) -> C
     contact = access_ward_by_id(guardian, contact_id, lock=True)
     now = timezone.now()
     if consent and not contact.has_consent:
-        contact.consent_at, contact.consent_version = now, settings.GUARDIANS_CONSENT_NOTICE_VERSION
-        contact.consent_revoked_at = None
-        audit.record("guardian.consent_given", actor=guardian, subject_type="contact", subject_id=contact.pk,
-                     data={"user": contact.user_id, "version": contact.consent_version})
+        _give_consent(contact, guardian, now)
     elif not consent and contact.has_consent:
         contact.consent_revoked_at = now
         audit.record("guardian.consent_withdrawn", actor=guardian, subject_type="contact", subject_id=contact.pk,
@@ -502,8 +509,8 @@ def notify_safety_concern(*, user: User, event_key: str, level: str,
     """Queue the safety notice for everyone `safety_contacts(user)` names (CN-CRI-07, CN-MIN-07, CN-CRI-08).
 
     Runs inside the caller's transaction: one pending row per contact and channel (email if the contact
-    has an address, SMS if a phone) plus a portal alert for the guardian account matching a guardian
-    contact's email. Idempotent per `event_key`: a second call returns the existing rows and queues
+    has an address, SMS if a phone) plus a portal alert for the guardian account linked to a guardian
+    contact with the texted code (`guardian_account`). Idempotent per `event_key`: a second call returns the existing rows and queues
     nothing. Each new row is handed to `deliver_notification` after commit. `reason="unclaimed"` is the
     fallback escalation when no operator took the case in time.
     """

@@ -1,3 +1,4 @@
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,6 +26,16 @@ from guardians.selectors import (ContactNotFound, access_contact_by_id, access_w
 from guardians.texts import level_label
 
 ALERTS_SHOWN = 100
+
+
+def guardian_only(view):
+    """The guardian role (contracts §3 `/guardian/`), checked after sign-in and method: 403 otherwise."""
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if not request.user.has_role(Role.GUARDIAN):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+    return checked
 
 
 def gate_url(next_url: str) -> str:
@@ -208,12 +219,11 @@ def respond(request, contact_id: int, token: str):
 
 
 @login_required
+@guardian_only
 def portal(request):
     """The guardian portal (contracts §3 `/guardian/`): the minors this account is guardian of, their
     consent (CN-MIN-03, CN-MIN-04: withdraw or give again), the characters each may use (CN-MIN-09:
     block or allow each), their daily chat time and rest hours (CN-MIN-10: tighten), and the alerts."""
-    if not request.user.has_role(Role.GUARDIAN):
-        raise PermissionDenied
     return _portal_page(request)
 
 
@@ -249,12 +259,11 @@ def _limits_form(contact, data=None) -> LimitsForm:
 
 @login_required
 @require_POST
+@guardian_only
 def portal_limits(request, contact_id: int):
     """CN-MIN-10: the guardian lowers the ward's daily chat minutes and/or widens their rest hours
     (`daily_minutes`, `rest_start`, `rest_end`; empty = default), or goes back to the defaults
     (`action=defaults`). Takes effect at once, open chats included. Errors re-show the portal, nothing saved."""
-    if not request.user.has_role(Role.GUARDIAN):
-        raise PermissionDenied
     try:
         contact = access_ward_by_id(request.user, contact_id)
     except ContactNotFound:
@@ -281,9 +290,8 @@ def portal_limits(request, contact_id: int):
 
 @login_required
 @require_POST
+@guardian_only
 def portal_consent(request, contact_id: int):
-    if not request.user.has_role(Role.GUARDIAN):
-        raise PermissionDenied
     consent = request.POST.get("consent") == "give"
     try:
         contact = services.set_guardian_consent(guardian=request.user, contact_id=contact_id, consent=consent)
@@ -300,11 +308,10 @@ def portal_consent(request, contact_id: int):
 
 @login_required
 @require_POST
+@guardian_only
 def portal_character(request, contact_id: int):
     """CN-MIN-09: the guardian blocks (`action=block`) or allows again (`action=allow`) one character
     (`character`, its slug) for this ward; takes effect at once, open chats with it included."""
-    if not request.user.has_role(Role.GUARDIAN):
-        raise PermissionDenied
     slug, action = request.POST.get("character", ""), request.POST.get("action")
     if action not in ("block", "allow"):
         raise Http404
@@ -324,10 +331,9 @@ def portal_character(request, contact_id: int):
 
 
 @login_required
+@guardian_only
 def guardian_alerts(request):
     """Portal alerts for a guardian account, newest first (CN-MIN-07); no chat content exists here."""
-    if not request.user.has_role(Role.GUARDIAN):
-        raise PermissionDenied
     alerts = [{"alert": alert, "level": level_label(alert.level)}
               for alert in portal_alerts(request.user)[:ALERTS_SHOWN]]
     return render(request, "guardians/alerts.html", {"alerts": alerts})
