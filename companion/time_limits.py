@@ -66,8 +66,10 @@ def used_seconds(user: User, day: dt.date) -> float:
 
 
 def add_usage(user: User, now: dt.datetime, seconds: float) -> None:
-    """Called under the user's UsageClock lock, so the read-modify-write cannot race."""
-    if seconds <= 0:
+    """Called under the user's UsageClock lock, so the read-modify-write cannot race. Only for users
+    whose daily limit reads the total (minors under the CN pack): nobody else's day is written down,
+    and adults' messages and heartbeats cost no extra writes."""
+    if seconds <= 0 or not applies_to(user):
         return
     row, _ = DailyUsage.objects.get_or_create(user=user, day=now.astimezone(BEIJING).date())
     row.seconds += seconds
