@@ -6,7 +6,6 @@ The clock and the sockets are driven as in tests/companion/test_time_limits.py (
 import datetime as dt
 
 import pytest
-import time_machine
 from channels.db import database_sync_to_async
 from django.utils import translation
 from django.utils.translation import gettext
@@ -17,19 +16,13 @@ from guardians.models import Contact, ContactKind
 from guardians.policies import STATUTORY_REST, GuardianLimits, limits_refusal, rest_covers
 from guardians.selectors import ContactNotFound
 from tests.companion.test_reminders import instant_heartbeats, use_for  # noqa: F401  (autouse fixture)
-from tests.companion.test_time_limits import (AGED_15, AGED_16, BEIJING, MORNING, closed_with, person,
-                                              refused_on_connect, still_open)
+from tests.companion.test_time_limits import (AGED_15, AGED_16, BEIJING, MORNING, clock,  # noqa: F401  (fixture)
+                                              closed_with, person, refused_on_connect, still_open)
 from tests.fixtures import client_for, join
 from tests.guardians.conftest import make_guardian_account, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NO_LIMITS = {"daily_minutes": "", "rest_start": "", "rest_end": ""}
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(MORNING, tick=True) as traveller:
-        yield traveller
 
 
 def ward_of(user: User) -> Contact:
