@@ -16,12 +16,14 @@ from guardians.models import Contact, ContactKind
 from guardians.policies import STATUTORY_REST, GuardianLimits, limits_refusal, rest_covers
 from guardians.selectors import ContactNotFound
 from tests.companion.test_reminders import instant_heartbeats, use_for  # noqa: F401  (autouse fixture)
-from tests.companion.test_time_limits import (AGED_15, AGED_16, BEIJING, MORNING, clock,  # noqa: F401  (fixture)
-                                              closed_with, person, refused_on_connect, still_open)
+from tests.companion import test_time_limits
+from tests.companion.test_time_limits import (AGED_15, AGED_16, BEIJING, closed_with, person,
+                                              refused_on_connect, still_open)
 from tests.fixtures import client_for, join
 from tests.guardians.conftest import make_guardian_account, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
+clock = test_time_limits.clock  # the same Beijing-morning clock fixture
 NO_LIMITS = {"daily_minutes": "", "rest_start": "", "rest_end": ""}
 
 
