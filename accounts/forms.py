@@ -11,7 +11,7 @@ from django.utils.translation import gettext, gettext_lazy as _
 from accounts.consents import record_consents
 from accounts.identity import CODE_DIGITS, PhoneVerificationRefused, checked_phone, send_phone_code
 from accounts.models import Region
-from accounts.policies import birth_date_problem
+from accounts.policies import birth_date_problem, resident_id_birth_date
 
 BIRTH_DATE_ERRORS = {
     "future": _("A date of birth cannot be in the future."),
@@ -145,3 +145,42 @@ class ProfileForm(forms.Form):
         if any(ord(char) < 32 for char in name):
             raise forms.ValidationError(_("Use letters, spaces and punctuation only."), code="control")
         return name
+
+
+class MinorModeAppealForm(forms.Form):
+    """CN-MIN-06: why minor mode is wrong, with a resident ID number as the real-name check (required
+    for mainland accounts, whose birth dates the ID can confirm). The number itself is never stored."""
+
+    explanation = forms.CharField(label=_("Why minor mode is wrong for you"), max_length=2000,
+                                  widget=forms.Textarea(attrs={"rows": 4}))
+    id_number = forms.CharField(label=_("Resident ID number"), max_length=24, required=False,
+                                widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+                                help_text=_("18 characters. We check that it is valid and that its date of "
+                                            "birth is the one on your account, then keep only the last four "
+                                            "characters."))
+
+    def __init__(self, *args, region: str = Region.CN, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["id_number"].required = region == Region.CN
+
+    def clean_id_number(self):
+        number = self.cleaned_data["id_number"].strip().upper().replace(" ", "")
+        if not number:
+            self.id_birth_date = None
+            return ""
+        self.id_birth_date = resident_id_birth_date(number)
+        if self.id_birth_date is None:
+            raise forms.ValidationError(_("This is not a valid resident ID number: check every character."))
+        return number
+
+
+class MinorAppealDecisionForm(forms.Form):
+    """A compliance officer's decision on a suspected minor's appeal (CN-MIN-06)."""
+
+    decision = forms.ChoiceField(label=_("Decision"), choices=[
+        ("grant", _("Grant: end minor mode")), ("refuse", _("Refuse: minor mode stays on"))],
+        widget=forms.RadioSelect)
+    note = forms.CharField(label=_("Note to the person"), max_length=2000, required=False,
+                           widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text=_("Needed to grant an appeal whose ID check did not match: say what "
+                                       "proved the age."))

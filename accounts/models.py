@@ -1,10 +1,13 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.policies import AgeBand, age_band, age_on
+from accounts.fields import EncryptedTextField
+from accounts.policies import SUSPECTED_MINOR_AGE, AgeBand, age_band, age_on
 
 
 class Region(models.TextChoices):
@@ -41,6 +44,13 @@ class User(AbstractUser):
     # CN-REG-03: an adult may skip naming an emergency contact only by choosing to; asked again
     # GUARDIANS_CONTACT_PROMPT_DAYS after this.
     contact_prompt_skipped_at = models.DateTimeField(_("emergency contact skipped at"), null=True, blank=True)
+    # CN-MIN-05: minor mode switched on for a declared adult whose messages say they are a minor
+    # (accounts.minor_mode.note_age_cue); only a granted appeal ends it (CN-MIN-06). The age the
+    # messages suggest sets the minor's defaults (time limits), SUSPECTED_MINOR_AGE when none was said.
+    minor_mode_since = models.DateTimeField(_("minor mode on by suspicion since"), null=True, blank=True)
+    minor_mode_age = models.PositiveSmallIntegerField(_("age the messages suggest"), null=True, blank=True)
+    # CN-MIN-06: a granted appeal with a real-name check; chat signals no longer switch this account.
+    age_verified_at = models.DateTimeField(_("age verified at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("user")
@@ -62,7 +72,18 @@ class User(AbstractUser):
 
     @property
     def is_minor(self) -> bool:
-        return self.age_band in (AgeBand.CHILD, AgeBand.MINOR)
+        """Minor mode: minors by birth date, and declared adults suspected to be minors (CN-MIN-05)."""
+        return self.age_band in (AgeBand.CHILD, AgeBand.MINOR) or self.minor_mode_since is not None
+
+    @property
+    def protective_age(self) -> int | None:
+        """The age a minor's defaults follow (CN-MIN-10): the birth date's, or for a suspected minor
+        the age their messages suggest (SUSPECTED_MINOR_AGE if they said none); None for adults."""
+        if self.age_band in (AgeBand.CHILD, AgeBand.MINOR):
+            return self.age
+        if self.minor_mode_since is not None:
+            return self.minor_mode_age or SUSPECTED_MINOR_AGE
+        return None
 
     def has_role(self, role: str) -> bool:
         return self.groups.filter(name=role).exists()
@@ -144,3 +165,88 @@ class PhoneCode(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AgeCueKind(models.TextChoices):
+    STATED_AGE = "stated_age", _("Stated an age under 18")
+    SCHOOL_YEAR = "school_year", _("Stated a school year")
+    UNDERAGE = "underage", _("Said they are under age")
+    SCHOOL_TALK = "school_talk", _("Talked about a school day")
+
+
+class AgeCue(models.Model):
+    """One sign in a chat message that the writer is a minor (CN-MIN-05): the kind and weight of the
+    cue only, never the words (privacy-preserving); weights over ACCOUNTS_AGE_CUE_WINDOW_DAYS add up."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="age_cues")
+    kind = models.CharField(_("kind"), max_length=12, choices=AgeCueKind.choices)
+    weight = models.FloatField(_("weight"))
+    age = models.PositiveSmallIntegerField(_("suggested age"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="agecue_user_idx")]
+        verbose_name = _("age cue")
+        verbose_name_plural = _("age cues")
+
+
+class AppealStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a decision")
+    GRANTED = "granted", _("Granted: minor mode ended")
+    REJECTED = "rejected", _("Refused: minor mode stays on")
+
+
+class IdCheck(models.TextChoices):
+    MATCH = "match", _("ID number valid; its birth date matches the account and is 18 or over")
+    MISMATCH = "mismatch", _("ID number valid, but its birth date does not match the account or is under 18")
+    NONE = "none", _("No ID number given")
+
+
+class MinorModeAppeal(models.Model):
+    """A suspected minor's appeal against minor mode (CN-MIN-06). Minor mode stays on until staff
+    decide, within ACCOUNTS_MINOR_APPEAL_WORKING_DAYS working days. The resident ID number is
+    checked (checksum, birth date) when filed and never stored: only its last four characters."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="minor_appeals")
+    explanation = EncryptedTextField(_("explanation"))
+    id_check = models.CharField(_("real-name check"), max_length=8, choices=IdCheck.choices)
+    id_last4 = models.CharField(_("ID number, last four characters"), max_length=4, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=AppealStatus.choices, default=AppealStatus.PENDING)
+    filed_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    due_at = models.DateTimeField(_("decision due"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    decision_note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            # One open appeal per person at a time.
+            models.UniqueConstraint(fields=["user"], condition=models.Q(status="pending"),
+                                    name="minor_appeal_one_pending"),
+        ]
+        verbose_name = _("minor mode appeal")
+        verbose_name_plural = _("minor mode appeals")
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+
+class MinorsAuditSignOff(models.Model):
+    """CN-MIN-15: a compliance officer's signature on a year's minors' personal-information audit.
+    Keeps the evidence pack as signed (counts only, no names or messages) and its SHA-256."""
+    year = models.PositiveSmallIntegerField(_("year audited"), unique=True)
+    pack = models.JSONField(_("evidence pack"))
+    pack_sha256 = models.CharField(_("SHA-256 of the pack"), max_length=64)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(_("signed at"), default=timezone.now)
+    note = models.TextField(_("findings and actions"), blank=True)
+
+    class Meta:
+        ordering = ["-year"]
+        verbose_name = _("minors' audit sign-off")
+        verbose_name_plural = _("minors' audit sign-offs")
+
+    def __str__(self) -> str:
+        return str(self.year)

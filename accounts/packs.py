@@ -44,7 +44,10 @@ PACKS: dict[str, PolicyPack] = {
     "CN": PolicyPack(
         code="CN", regions=frozenset(),
         # CN-USE-01/02: a reminder after every 2 hours of continuous use (draft and final agree).
-        periodic=(PeriodicDuty("continuous_use", 120, (Part.USAGE_TIME, Part.TAKE_BREAK)),),
+        # CN-MIN-01: minor mode adds a reality reminder (定期现实提醒) every 30 minutes: take a break;
+        # the companion is AI.
+        periodic=(PeriodicDuty("continuous_use", 120, (Part.USAGE_TIME, Part.TAKE_BREAK)),
+                  PeriodicDuty("break", 30, (Part.TAKE_BREAK, Part.AI_NATURE), minors_only=True)),
         start_notice=StartNotice.EVERY_LOGIN, start_notice_draft_only=True,
     ),
     "US-CA": PolicyPack(

@@ -13,6 +13,9 @@ class AgeBand(StrEnum):
 
 
 MAX_AGE_YEARS = 120
+# CN-MIN-05: a declared adult switched to minor mode without an age in their messages gets the
+# defaults of a 15-year-old (CN-MIN-10's 8-15 band: the stricter of the two teenage bands).
+SUSPECTED_MINOR_AGE = 15
 
 
 def age_on(birth_date: dt.date, today: dt.date) -> int:
@@ -68,3 +71,55 @@ def normalise_phone(raw: str) -> str | None:
     if digits.startswith("86"):
         return text if _CN_MOBILE.fullmatch(digits[2:]) else None
     return text if _E164.fullmatch(digits) else None
+
+
+# --- Suspected minors (CN-MIN-05, CN-MIN-06) -----------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_FORM = re.compile(r"\d{17}[\dX]")
+
+
+def resident_id_birth_date(number: str) -> dt.date | None:
+    """The birth date in an 18-character PRC resident ID number (GB 11643-1999) whose check
+    character is right, or None if it cannot be one. Only the form is checked, not the register."""
+    text = (number or "").strip().upper().replace(" ", "")
+    if not _ID_FORM.fullmatch(text):
+        return None
+    total = sum(int(digit) * weight for digit, weight in zip(text[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != text[17]:
+        return None
+    try:
+        return dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        return None
+
+
+def id_check(id_birth_date: dt.date | None, account_birth_date: dt.date | None, today: dt.date) -> str:
+    """CN-MIN-06's real-name check of an appeal: `match` when the ID's birth date is the account's
+    and makes the person 18 or over today, else `mismatch` (an ID number that is not valid never
+    reaches here: the form refuses it)."""
+    if id_birth_date is None:
+        return "none"
+    if id_birth_date == account_birth_date and age_on(id_birth_date, today) >= 18:
+        return "match"
+    return "mismatch"
+
+
+def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
+    """`days` working days (Monday to Friday) after `start`, at the same time of day; a start on a
+    weekend counts from the next Monday. Public holidays are not modelled (docs/decisions.md)."""
+    moment = start
+    while moment.weekday() >= 5:
+        moment = (moment + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    left = days
+    while left:
+        moment += dt.timedelta(days=1)
+        if moment.weekday() < 5:
+            left -= 1
+    return moment
+
+
+def cues_switch(weights: Iterable[float], threshold: float = 1.0) -> bool:
+    """CN-MIN-05: minor mode switches on once the cues in the window add up to the threshold."""
+    return sum(weights) >= threshold - 1e-9

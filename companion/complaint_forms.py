@@ -2,16 +2,17 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from companion.complaints import MAX_ANSWER_CHARS, MAX_TEXT_CHARS
+from companion.complaints import MAX_ANSWER_CHARS, MAX_TEXT_CHARS, TARGETS
 from companion.models import (Character, ComplaintCategory, ComplaintKind, ComplaintOutcome, ComplaintStatus,
                               ComplaintTarget)
 
 FILED_CATEGORIES = [choice for choice in ComplaintCategory.choices if choice[0] != ComplaintCategory.DECISION]
+# Help requests (CN-ELD-05) have their own form: HelpRequestForm.
+FILED_KINDS = [choice for choice in ComplaintKind.choices if choice[0] in TARGETS]
 
 
 class ComplaintForm(forms.Form):
-    kind = forms.ChoiceField(label=_("What do you want to do?"), choices=ComplaintKind.choices,
-                             widget=forms.RadioSelect)
+    kind = forms.ChoiceField(label=_("What do you want to do?"), choices=FILED_KINDS, widget=forms.RadioSelect)
     target = forms.ChoiceField(label=_("What is it about?"), choices=ComplaintTarget.choices)
     character = forms.ChoiceField(label=_("Character"), required=False)
     category = forms.ChoiceField(label=_("Category"), choices=FILED_CATEGORIES, required=False)
@@ -54,3 +55,13 @@ class ResolveForm(forms.Form):
 class EscalateForm(forms.Form):
     note = forms.CharField(label=_("Why this needs more time (staff only)"), max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class HelpRequestForm(forms.Form):
+    """CN-ELD-05: "Talk to a person"; a few words are welcome but not required."""
+    topic = forms.ChoiceField(label=_("What do you need help with?"), widget=forms.RadioSelect, initial="fraud",
+                              choices=[("fraud", _("Money, a call or a message I am not sure about")),
+                                       ("service", _("Using Haven")),
+                                       ("other", _("Something else, or I just want to talk to a person"))])
+    text = forms.CharField(label=_("Anything you would like to tell us first (optional)"), required=False,
+                           max_length=MAX_TEXT_CHARS, widget=forms.Textarea(attrs={"rows": 3}))

@@ -27,6 +27,7 @@ from django.utils.translation import gettext
 
 from accounts import audit
 from accounts.models import Role, User
+from accounts.policies import AgeBand
 from companion.models import (SAFETY_CATEGORIES, Author, Character, Complaint, ComplaintCategory, ComplaintKind,
                               ComplaintOutcome, ComplaintStatus, ComplaintTarget, Message, Sanction)
 from companion.refusals import Refused
@@ -91,9 +92,11 @@ def due_dates(*, kind: str, safety_related: bool, filed_at: dt.datetime,
 
 def overdue_reason(complaint: Complaint, now: dt.datetime) -> str | None:
     """"triage" (a safety-related report nobody took up in time), "answer" (no resolution by the
-    due date) or None."""
+    due date), "reply" (a help request nobody answered in time) or None."""
     if complaint.status == ComplaintStatus.RESOLVED:
         return None
+    if complaint.kind == ComplaintKind.HELP:  # CN-ELD-05: only the first staff reply is timed
+        return "reply" if complaint.answered_at is None and now > complaint.due_at else None
     if complaint.triage_due_at and complaint.assigned_at is None and now > complaint.triage_due_at:
         return "triage"
     if now > complaint.due_at:
@@ -149,7 +152,7 @@ def file_complaint(*, user: User | None, kind: str, target: str, category: str, 
                    language: str, message_id: str = "", character_slug: str = "", sanction_id: str = "") -> Complaint:
     """Validate and store a ticket with its deadlines; acknowledge it by email after commit; a
     safety-related report alerts the compliance team at once. Raises ComplaintRefused."""
-    if kind not in ComplaintKind.values:
+    if kind not in TARGETS:  # help requests go through request_help
         raise ComplaintRefused("bad_kind", gettext("Choose what you want to do."), field="kind")
     if target not in TARGETS[kind]:
         raise ComplaintRefused("bad_target", gettext("Choose what this is about."), field="target")
@@ -395,7 +398,10 @@ def _alert_team(complaint_pk: int, reason: str) -> None:
             "safety": gettext("Safety-related report %(reference)s: take it up within %(minutes)d minutes"),
             "triage": gettext("Overdue: nobody took up safety-related report %(reference)s"),
             "answer": gettext("Overdue: the answer to %(reference)s was due"),
-        }[reason] % {"reference": complaint.reference, "minutes": published_deadlines().triage_minutes}
+            "help": gettext("Help request %(reference)s from an older user: reply within %(help_minutes)d minutes"),
+            "reply": gettext("Overdue: nobody replied to help request %(reference)s"),
+        }[reason] % {"reference": complaint.reference, "minutes": published_deadlines().triage_minutes,
+                     "help_minutes": settings.COMPANION_HELP_REPLY_MINUTES}
         body = "\n".join([
             f"{complaint.reference}: {complaint.get_kind_display()}, {complaint.get_category_display()}",
             gettext("Answer due: %(deadline)s") % {"deadline": f"{timezone.localtime(complaint.due_at):%Y-%m-%d %H:%M}"},
@@ -430,7 +436,8 @@ def staff_queue(*, status: str = "", kind: str = "", overdue: bool = False,
         rows = rows.filter(kind=kind)
     if overdue:
         rows = rows.exclude(status=ComplaintStatus.RESOLVED).filter(
-            Q(due_at__lt=now) | Q(triage_due_at__lt=now, assigned_at=None))
+            Q(due_at__lt=now) | Q(triage_due_at__lt=now, assigned_at=None)).exclude(
+            kind=ComplaintKind.HELP, answered_at__isnull=False)
     return rows.order_by("status", "-safety_related", "due_at")
 
 
@@ -445,13 +452,15 @@ def complaint_stats(start: dt.datetime, end: dt.datetime, *, now: dt.datetime | 
     now = now or timezone.now()
     rows = list(Complaint.objects.filter(created_at__gte=start, created_at__lt=end)
                 .values("kind", "category", "created_at", "acknowledged_at", "resolved_at", "due_at",
-                        "triage_due_at", "assigned_at", "status"))
+                        "triage_due_at", "assigned_at", "answered_at", "status"))
     by_kind = dict(Complaint.objects.filter(created_at__gte=start, created_at__lt=end)
                    .values_list("kind").annotate(n=Count("id")).order_by())
     by_category = dict(Complaint.objects.filter(created_at__gte=start, created_at__lt=end)
                        .values_list("category").annotate(n=Count("id")).order_by())
 
     def late(row) -> bool:
+        if row["kind"] == ComplaintKind.HELP:
+            return (row["answered_at"] or now) > row["due_at"]
         finished = row["resolved_at"] or now
         triage_late = row["triage_due_at"] is not None and (row["assigned_at"] or now) > row["triage_due_at"]
         return finished > row["due_at"] or triage_late
@@ -467,3 +476,44 @@ def complaint_stats(start: dt.datetime, end: dt.datetime, *, now: dt.datetime | 
         "median_hours_to_resolve": _hours(row["resolved_at"] - row["created_at"] for row in rows if row["resolved_at"]),
         "overdue": sum(1 for row in rows if late(row)),
     }
+
+
+# --- help requests (CN-ELD-05) --------------------------------------------------------------------
+
+# "Talk to a person" topics: scams and money are safety topics (the safety badge, first in the queue).
+HELP_TOPICS = (ComplaintCategory.FRAUD, ComplaintCategory.SERVICE, ComplaintCategory.OTHER)
+HELP_SAFETY_TOPICS = frozenset({ComplaintCategory.FRAUD})
+
+
+@transaction.atomic(durable=True)
+def request_help(*, user: User, topic: str, text: str, language: str) -> Complaint:
+    """A 60+ user pressed "Talk to a person" (CN-ELD-05): a ticket of kind `help` whose first staff
+    reply is due within COMPANION_HELP_REPLY_MINUTES, day and night. The person is acknowledged at
+    once (on screen and by email), the compliance team is mailed after commit; the reply is the
+    ticket's answer, shown on its status page. Raises ComplaintRefused."""
+    if user.age_band != AgeBand.ELDERLY:
+        raise ComplaintRefused("not_elderly", gettext("This button is for people aged 60 and over."))
+    if topic not in HELP_TOPICS:
+        raise ComplaintRefused("bad_category", gettext("Choose what you need help with."), field="topic")
+    text = (text or "").strip()[:MAX_TEXT_CHARS]
+    language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    if not text:
+        with translation.override(language):
+            text = gettext("I would like to talk to a person.")
+    now = timezone.now()
+    due = now + dt.timedelta(minutes=settings.COMPANION_HELP_REPLY_MINUTES)
+    complaint = Complaint.objects.create(
+        kind=ComplaintKind.HELP, target=ComplaintTarget.SERVICE, category=topic, user=user, language=language,
+        text=text, safety_related=topic in HELP_SAFETY_TOPICS, created_at=now, acknowledged_at=now,
+        triage_due_at=due, due_at=due)
+    audit.record("complaint.filed", actor=user, subject_type="complaint", subject_id=complaint.public_id,
+                 data={"kind": ComplaintKind.HELP, "target": ComplaintTarget.SERVICE, "category": topic,
+                       "safety": complaint.safety_related})
+    complaint_id = complaint.pk
+    transaction.on_commit(lambda: _mail_reporter(complaint_id, "acknowledged"))
+    transaction.on_commit(lambda: _alert_team(complaint_id, "help"))
+    return complaint
+
+
+def help_requests_of(user: User) -> QuerySet[Complaint]:
+    return Complaint.objects.filter(user=user, kind=ComplaintKind.HELP)

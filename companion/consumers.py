@@ -15,6 +15,7 @@ from accounts.policies import interface_language
 from companion import broadcast, llm, notices, protocol, sanctions
 from companion.asyncdb import in_db_thread
 from companion.crisis import run_sla_fallback
+from companion.elderly import scam_warning_for
 from companion.labels import disclosure_text
 from companion.models import Mode
 from companion.policies import within_rate
@@ -202,6 +203,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not posted.created:
             return
         self.recent_messages.append(now)
+        if (warning := await scam_warning_for(  # CN-ELD-04: the card comes before the reply, never instead of it
+                age_band=self.user.age_band, region=self.user.region, text=posted.message.text,
+                conversation_public_id=str(self.conversation.public_id), language=self.language)) is not None:
+            await self.send_json(warning)
         if posted.crisis is not None:
             await self.on_crisis(posted.crisis)
         if posted.refusal is not None:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import get_language
 
-from companion import llm, notices
+from companion import llm, minors_audit, notices
 
 
 def service(request):
@@ -14,7 +14,8 @@ def service(request):
         "FILING_NUMBER": settings.COMPANION_ALGORITHM_FILING_NUMBER,
         "FILING_URL": settings.COMPANION_ALGORITHM_FILING_URL,
         "LLM_IS_DEMO": llm.provider().name == "offline",
-        "ROLES": _roles(request),
+        "ROLES": (roles := _roles(request)),
+        "MINORS_AUDIT_ALERT": _minors_audit_alert(request, roles),
         "SERVICE_NOTICES": notices.banners_for(getattr(request, "user", None) or AnonymousUser(), language),
         "OPEN_INCIDENTS": [{"title": item.title_for(language), "statement": item.statement_for(language)}
                            for item in notices.open_incidents()],
@@ -27,3 +28,12 @@ def _roles(request) -> frozenset[str]:
     if user is None or not user.is_authenticated:
         return frozenset()
     return frozenset(user.groups.values_list("name", flat=True))
+
+
+def _minors_audit_alert(request, roles: frozenset[str]) -> str:
+    """CN-MIN-15: in the compliance area, the state of the yearly minors' audit when it needs doing
+    (`due_soon` or `overdue`, shown as an amber or red alert), else ""."""
+    if not ({"compliance", "regulator"} & roles) or not request.path.startswith("/compliance/"):
+        return ""
+    state = minors_audit.audit_status().state
+    return state if state in ("due_soon", "overdue") else ""

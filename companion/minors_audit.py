@@ -7,13 +7,22 @@ counted from the live tables and the audit log; the pack never holds a name or a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections import Counter
+from dataclasses import dataclass
+from functools import partial
 
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.db.models import Count
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from accounts import audit
-from accounts.models import AuditEvent, Consent, User
+from accounts.models import AuditEvent, Consent, MinorModeAppeal, MinorsAuditSignOff, Role, User
 from accounts.policies import AgeBand, age_band, age_on
 from companion.models import Complaint, Conversation, CrisisCase, Sanction
 from guardians.models import SAFETY_REASONS, Contact, ContactKind, Notification, Reason
@@ -34,6 +43,9 @@ def minors_pi_audit(*, year: int) -> dict:
     people = list(User.objects.exclude(birth_date=None).values_list("pk", "birth_date", "date_joined"))
     bands = {pk: age_band(age_on(birth, on)) for pk, birth, _ in people}
     minors = {pk for pk, band in bands.items() if band in (AgeBand.CHILD, AgeBand.MINOR)}
+    # CN-MIN-05: declared adults in minor mode by suspicion count as minors for every figure below.
+    suspected = set(User.objects.filter(minor_mode_since__isnull=False).values_list("pk", flat=True)) - minors
+    minors |= suspected
     joined = {pk: when for pk, _, when in people}
 
     minor_cases = dict(CrisisCase.objects.filter(user_id__in=minors).values_list("public_id", "user_id"))
@@ -56,7 +68,12 @@ def minors_pi_audit(*, year: int) -> dict:
             "minors": len(minors),
             "under_14": sum(1 for pk in minors if bands[pk] == AgeBand.CHILD),
             "aged_14_to_17": sum(1 for pk in minors if bands[pk] == AgeBand.MINOR),
-            "joined_this_year": sum(1 for pk in minors if start <= joined[pk] < end),
+            "suspected_minors_in_minor_mode": len(suspected),
+            "minor_mode_switches_this_year": AuditEvent.objects.filter(action="minor_mode.switched_on",
+                                                                       **in_year).count(),
+            "appeals_this_year": dict(MinorModeAppeal.objects.filter(filed_at__gte=start, filed_at__lt=end)
+                                      .values_list("status").annotate(n=Count("id")).order_by()),
+            "joined_this_year": sum(1 for pk in minors if start <= joined.get(pk, end) < end),
             "with_conversations": Conversation.objects.filter(user_id__in=minors).values("user_id").distinct().count(),
         },
         "consents": {
@@ -105,3 +122,94 @@ def minors_pi_audit(*, year: int) -> dict:
     }
     audit.record("data.minors_audit_built", actor=None, data={"year": year, "minors": len(minors)})
     return pack
+
+
+# --- the yearly sign-off (CN-MIN-15) ------------------------------------------------------------------
+
+REMIND_DAYS = 30
+
+
+@dataclass(frozen=True)
+class AuditStatus:
+    year: int  # the year audited
+    due: dt.date
+    state: str  # `signed`, `upcoming`, `due_soon` (within REMIND_DAYS), `overdue`
+    days_left: int
+    sign_off: MinorsAuditSignOff | None
+
+
+def audit_due(year: int) -> dt.date:
+    """Year `year`'s audit is due on COMPANION_MINORS_AUDIT_DUE ("MM-DD") of the following year."""
+    month, day = (int(part) for part in settings.COMPANION_MINORS_AUDIT_DUE.split("-"))
+    return dt.date(year + 1, month, day)
+
+
+def audit_state(*, today: dt.date, due: dt.date, signed: bool) -> str:
+    if signed:
+        return "signed"
+    if today > due:
+        return "overdue"
+    return "due_soon" if (due - today).days <= REMIND_DAYS else "upcoming"
+
+
+def audit_status(today: dt.date | None = None) -> AuditStatus:
+    """The audit of last year, whose sign-off is due this year."""
+    today = today or timezone.localdate()
+    year = today.year - 1
+    due = audit_due(year)
+    sign_off = MinorsAuditSignOff.objects.filter(year=year).select_related("signed_by").first()
+    return AuditStatus(year=year, due=due, state=audit_state(today=today, due=due, signed=sign_off is not None),
+                       days_left=(due - today).days, sign_off=sign_off)
+
+
+class AlreadySigned(Exception):
+    pass
+
+
+def pack_digest(pack: dict) -> str:
+    return hashlib.sha256(json.dumps(pack, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@transaction.atomic(durable=True)
+def sign_off(*, officer: User, year: int, note: str) -> MinorsAuditSignOff:
+    """A compliance officer signs the year's pack as built now; the pack and its hash are kept."""
+    if MinorsAuditSignOff.objects.select_for_update().filter(year=year).exists():
+        raise AlreadySigned
+    pack = minors_pi_audit(year=year)
+    try:
+        with transaction.atomic():
+            row = MinorsAuditSignOff.objects.create(year=year, pack=pack, pack_sha256=pack_digest(pack),
+                                                    signed_by=officer, note=note.strip())
+    except IntegrityError:
+        raise AlreadySigned from None
+    audit.record("data.minors_audit_signed", actor=officer, subject_type="minors_audit", subject_id=year,
+                 data={"sha256": row.pack_sha256})
+    return row
+
+
+def remind(today: dt.date | None = None) -> int:
+    """Daily: from REMIND_DAYS before the due date until it is signed, email the compliance officers
+    once when it falls due soon and once when it is overdue. Returns the emails sent."""
+    status = audit_status(today)
+    if status.state not in ("due_soon", "overdue"):
+        return 0
+    key = f"{status.year}:{status.state}"
+    with transaction.atomic():
+        if AuditEvent.objects.filter(action="data.minors_audit_reminded", subject_type="minors_audit",
+                                     subject_id=key).exists():
+            return 0
+        officers = list(User.objects.filter(groups__name=Role.COMPLIANCE, is_active=True).exclude(email="")
+                        .values_list("email", "language"))
+        audit.record("data.minors_audit_reminded", actor=None, subject_type="minors_audit", subject_id=key,
+                     data={"recipients": len(officers)})
+        for email, language in officers:
+            with translation.override(language or settings.LANGUAGE_CODE):
+                subject = (gettext("Overdue: the %(year)s minors' data audit is not signed") if status.state == "overdue"
+                           else gettext("Due in %(days)d days: the %(year)s minors' data audit")) % {
+                    "year": status.year, "days": status.days_left}
+                body = gettext("The yearly audit of minors' personal-information processing for %(year)s is due on "
+                               "%(due)s. Review the evidence pack and sign it off in the compliance area: %(url)s") % {
+                    "year": status.year, "due": status.due.isoformat(),
+                    "url": settings.COMPANION_SITE_URL.rstrip("/") + reverse("minors_audit")}
+            transaction.on_commit(partial(send_mail, subject, body, None, [email]))
+    return len(officers)

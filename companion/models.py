@@ -381,6 +381,7 @@ class ComplaintKind(models.TextChoices):
     COMPLAINT = "complaint", _("Complaint")
     REPORT = "report", _("Report of illegal or harmful content")
     APPEAL = "appeal", _("Appeal against a decision")
+    HELP = "help", _("Help request")  # CN-ELD-05: "Talk to a person" from a 60+ user; first reply due in 10 min
 
 
 class ComplaintTarget(models.TextChoices):
@@ -616,3 +617,126 @@ class DataExport(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("data export")
         verbose_name_plural = _("data exports")
+
+
+# --- Wallet and minors' spending (CN-MIN-11, CN-CRI-06; companion/wallet.py) -----------------------
+# Money is counted in integer fen (1 yuan = 100 fen) end to end: no coins, no floats (docs/decisions.md).
+
+
+class Wallet(models.Model):
+    """One balance per account, in fen. Every change goes through companion.wallet under a row lock
+    on this wallet and writes a LedgerEntry; the database refuses a negative balance (CN-MIN-11)."""
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
+    balance_fen = models.BigIntegerField(_("balance (fen)"), default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
+        constraints = [models.CheckConstraint(condition=Q(balance_fen__gte=0), name="wallet_balance_not_negative")]
+
+    def __str__(self) -> str:
+        return f"wallet {self.user_id}: {self.balance_fen} fen"
+
+
+class LedgerKind(models.TextChoices):
+    TOP_UP = "top_up", _("Top-up")
+    PURCHASE = "purchase", _("Purchase")
+    REFUND = "refund", _("Refund")
+
+
+class LedgerEntry(models.Model):
+    """Append-only money movements of one wallet (CN-MIN-11). `amount_fen` is always positive; the kind
+    gives the sign. `idempotency_key` makes a replayed request return the first result. A purchase by
+    a minor names the guardian who approved it; a refund names the purchase it reverses (at most once)."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=8, choices=LedgerKind.choices)
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    item = models.CharField(_("item"), max_length=40, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("approved by"))
+    refund_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="refund", verbose_name=_("refund of"))
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="ledger_amount_positive")]
+        indexes = [models.Index(fields=["wallet", "kind", "created_at"], name="ledger_wallet_kind_time")]
+
+
+class TopUpStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for payment")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class TopUp(models.Model):
+    """One top-up sent to the payment provider (companion/payments.py). Completed once, by a
+    signed return from the provider; a replayed return finds it paid and does nothing."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="top_ups")
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    provider = models.CharField(max_length=20)
+    status = models.CharField(_("status"), max_length=10, choices=TopUpStatus.choices, default=TopUpStatus.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("top-up")
+        verbose_name_plural = _("top-ups")
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="topup_amount_positive")]
+
+
+class SpendingStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the guardian")
+    COMPLETED = "completed", _("Approved and bought")
+    DECLINED = "declined", _("Declined by the guardian")
+    FAILED = "failed", _("Approved but refused")
+
+
+class SpendingRequest(models.Model):
+    """CN-MIN-11: a minor's purchase waiting for the guardian's approval in the portal. Approval runs
+    the purchase at once (every cap checked again then); the request records who decided."""
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spending_requests")
+    contact = models.ForeignKey("guardians.Contact", on_delete=models.CASCADE, related_name="spending_requests")
+    item = models.CharField(_("item"), max_length=40)
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    status = models.CharField(_("status"), max_length=10, choices=SpendingStatus.choices,
+                              default=SpendingStatus.PENDING)
+    reason = models.CharField(max_length=40, blank=True)  # refusal code when FAILED
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    entry = models.OneToOneField(LedgerEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("spending request")
+        verbose_name_plural = _("spending requests")
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="spending_amount_positive")]
+
+
+class SpendingControl(models.Model):
+    """CN-MIN-11: what the guardian of this guardian contact allows the minor: purchases and top-ups
+    on or off (off when no row), and caps in fen that may only be lower than the statutory ones (null
+    = the statutory cap). Binds while the contact is the minor's active guardian contact."""
+    contact = models.OneToOneField("guardians.Contact", on_delete=models.CASCADE, related_name="spending_control")
+    enabled = models.BooleanField(_("purchases allowed"), default=False)
+    per_purchase_fen = models.PositiveIntegerField(_("per purchase cap (fen)"), null=True, blank=True)
+    daily_fen = models.PositiveIntegerField(_("daily cap (fen)"), null=True, blank=True)
+    monthly_fen = models.PositiveIntegerField(_("monthly cap (fen)"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("spending control")
+        verbose_name_plural = _("spending controls")

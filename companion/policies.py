@@ -41,9 +41,13 @@ def is_exit_request(text: str, keywords: Iterable[str]) -> bool:
     return False
 
 
-def may_open_character(*, user_is_minor: bool, character_is_adult_only: bool, character_is_active: bool) -> bool:
-    """Romantic and virtual-relative characters are never available to minors (CN-MIN, contracts §4)."""
-    return character_is_active and not (user_is_minor and character_is_adult_only)
+def may_open_character(*, user_is_minor: bool, character_is_adult_only: bool, character_is_active: bool,
+                       user_is_elderly: bool = False, character_is_relative: bool = False) -> bool:
+    """Romantic and virtual-relative characters are never available to minors (CN-MIN, contracts §4);
+    virtual relatives are not available to users aged 60+ either (CN-ELD-03: an elderly user's
+    relatives are never simulated)."""
+    return character_is_active and not (user_is_minor and character_is_adult_only) and not (
+        user_is_elderly and character_is_relative)
 
 
 def within_rate(recent: Sequence[float], now: float, *, limit: int, window: float = 60.0) -> bool:

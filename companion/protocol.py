@@ -9,6 +9,7 @@ from companion.models import Author, Message, Reminder
 
 # Close codes after `closed` for a minor's time limit and rest hours (CN-MIN-10, docs/protocol.md).
 LOCK_CLOSE_CODES = {"time_limit": 4430, "curfew": 4431}
+MINOR_MODE_CLOSE_CODE = 4415  # CN-MIN-05: minor mode switched on; reopening continues in minor mode
 
 
 class FrameError(Exception):
@@ -122,6 +123,20 @@ def contacts_notice(language: str) -> dict:
                 "text": gettext("Chat is paused: your guardian has withdrawn consent, or your safety contacts "
                                 "need attention."),
                 "link": {"url": reverse("guardians:contacts"), "text": gettext("See what is needed")}}
+
+
+def minor_mode_notice(language: str) -> dict:
+    """CN-MIN-05, CN-MIN-06: the notice before `closed` when chat signals switch minor mode on: why,
+    and where to appeal. Reopening the chat continues in minor mode."""
+    with translation.override(language):
+        return {"type": "notice", "kind": "minor_mode", "text": minor_mode_text(),
+                "link": {"url": reverse("minor_mode"), "text": gettext("Appeal or learn more")}}
+
+
+def minor_mode_text() -> str:
+    return gettext("Some of your messages suggest you may be under 18, so minor mode is now on: some characters "
+                   "are unavailable, time limits and rest hours apply, and purchases need a guardian. Open the "
+                   "chat again to continue. If you are 18 or over, you can appeal.")
 
 
 def guardian_block_notice(language: str) -> dict:

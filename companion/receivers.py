@@ -4,8 +4,9 @@ from django.conf import settings
 from django.dispatch import receiver
 
 from companion import broadcast, protocol
-from companion.protocol import contacts_notice, guardian_block_notice, reminder
+from companion.protocol import contacts_notice, guardian_block_notice, minor_mode_notice, reminder
 from companion.services import usage_lock_reminder
+from accounts.signals import minor_mode_switched_on
 from guardians.signals import character_blocked, chat_gate_closed, limits_changed
 
 
@@ -32,3 +33,13 @@ def close_chats_over_new_limits(sender, *, user_id: int, **kwargs) -> None:
     if item is not None:
         async_to_sync(broadcast.close_user_chats)(user_id, item.kind, code=protocol.LOCK_CLOSE_CODES[item.kind],
                                                   notices={settings.LANGUAGE_CODE: reminder(item)})
+
+
+@receiver(minor_mode_switched_on, dispatch_uid="companion.close_chats_into_minor_mode")
+def close_chats_into_minor_mode(sender, *, user_id: int, **kwargs) -> None:
+    """CN-MIN-05: every open chat of the user ends at once with the notice and the appeal link, then
+    `closed: blocked` (4415); reopening gives `ready` with `minor_mode` true, or 403 for a character
+    minor mode does not allow."""
+    notices = {code: minor_mode_notice(code) for code, _ in settings.LANGUAGES}
+    async_to_sync(broadcast.close_user_chats)(user_id, "blocked", code=protocol.MINOR_MODE_CLOSE_CODE,
+                                              notices=notices)

@@ -36,7 +36,7 @@ async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> FinishedR
     status = MessageStatus.COMPLETE
     failure = None
     user_turns = tuple(turn.content for turn in job.request.history if turn.role == "user")
-    screen = StreamScreen(language=job.language, history=user_turns[-3:], region=job.region)
+    screen = StreamScreen(language=job.language, history=user_turns[-3:], region=job.region, minor=job.minor)
 
     async def release(pieces):
         for piece in pieces:

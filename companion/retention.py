@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import PhoneCode
+from accounts.models import AgeCue, PhoneCode
 from companion.models import (CaseStatus, Complaint, ComplaintStatus, CrisisCase, DailyUsage, DependenceScore,
                               DrillRun, Reminder, Sanction)
 from companion.privacy import purge_expired_exports
@@ -96,6 +96,13 @@ def _purge_phone_codes(cutoff: dt.datetime) -> int:
     return PhoneCode.objects.filter(expires_at__lt=cutoff - dt.timedelta(days=1)).delete()[0]
 
 
+def _purge_age_cues(cutoff: dt.datetime) -> int:
+    """CN-MIN-05: cues count only inside their window; while minor mode is on they stay as the
+    evidence an appeal is decided on (granting deletes them)."""
+    window = dt.timedelta(days=settings.ACCOUNTS_AGE_CUE_WINDOW_DAYS)
+    return AgeCue.objects.filter(created_at__lt=cutoff - window, user__minor_mode_since__isnull=True).delete()[0]
+
+
 def _purge_sessions(cutoff: dt.datetime) -> int:
     return Session.objects.filter(expire_date__lt=cutoff).delete()[0]  # no period: the cutoff is now
 
@@ -112,6 +119,13 @@ POLICIES: tuple[Policy, ...] = (
            "CN-REG-04 sign-up verification; abuse limits", "", _purge_phone_codes),
     Policy("accounts.Consent", "until the account is closed, withdrawals included",
            "PIPL art. 14-17: proof of what was agreed and when (CN-DAT-07)"),
+    Policy("accounts.AgeCue", "ACCOUNTS_AGE_CUE_WINDOW_DAYS (14) days, or while minor mode is on; kind and weight only",
+           "CN-MIN-05: signs of a minor add up over the window; the evidence an appeal is decided on", "",
+           _purge_age_cues),
+    Policy("accounts.MinorModeAppeal", "until the account is closed (only the ID number's last four characters)",
+           "CN-MIN-06: record of each appeal and decision"),
+    Policy("accounts.MinorsAuditSignOff", "kept: one row a year of counts, no personal information",
+           "CN-MIN-15: the signed yearly audit is the record reported to the authorities"),
     Policy("companion.Character", "while offered, then kept as the service record", "CN-EMO-08 review records"),
     Policy("companion.Conversation", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05 (privacy centre)"),
     Policy("companion.Message", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05; encrypted at rest (CN-DAT-01)"),
@@ -136,6 +150,16 @@ POLICIES: tuple[Policy, ...] = (
     Policy("companion.ServiceNotice", "kept", "CN-SVC-01: the record of advance notice"),
     Policy("companion.ServiceNoticeDelivery", "kept with its notice", "CN-SVC-01: proof each user was told"),
     Policy("companion.Incident", "kept", "CN-SVC-02: the public status history"),
+    Policy("companion.Wallet", "one row per account, until the account is closed",
+           "CN-MIN-11 balance; changes only through the ledger"),
+    Policy("companion.LedgerEntry", "kept: append-only money record",
+           "Accounting Archives Measures art. 14 (30 years); E-Commerce Law art. 31 (3 years); CN-MIN-11 proof of caps and approvals"),
+    Policy("companion.TopUp", "kept with the ledger",
+           "payment reconciliation with the provider; CN-MIN-11"),
+    Policy("companion.SpendingRequest", "kept with the ledger",
+           "CN-MIN-11: proof each minor's purchase was approved by the guardian"),
+    Policy("companion.SpendingControl", "with its guardian contact; each change is in the audit log",
+           "CN-MIN-11 guardian's spending settings"),
     Policy("guardians.Contact", "until removed by the user or the account is closed", "CN-REG-03, CN-CRI-07"),
     Policy("guardians.CharacterBlock",
            "until the guardian allows the character again, otherwise with its guardian contact",

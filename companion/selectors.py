@@ -3,8 +3,9 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from companion.models import (ADULT_ONLY_ROLES, START_NOTICE_PREFIX, Character, Conversation, Message, Reminder,
-                              ReminderKind, UsageClock)
+from accounts.policies import AgeBand
+from companion.models import (ADULT_ONLY_ROLES, START_NOTICE_PREFIX, Character, CharacterRole, Conversation, Message,
+                              Reminder, ReminderKind, UsageClock)
 from companion.policies import may_open_character
 from guardians.selectors import blocked_slugs
 
@@ -25,6 +26,8 @@ def characters_for(user: User) -> QuerySet[Character]:
     characters = Character.objects.filter(is_active=True)
     if user.is_authenticated and user.is_minor:
         characters = characters.exclude(role__in=ADULT_ONLY_ROLES).exclude(slug__in=blocked_slugs(user))
+    if user.is_authenticated and user.age_band == AgeBand.ELDERLY:  # CN-ELD-03: no virtual relatives for 60+
+        characters = characters.exclude(role=CharacterRole.RELATIVE)
     return characters
 
 
@@ -42,7 +45,8 @@ def access_character_by_slug(user: User, slug: str) -> Character:
     character = Character.objects.filter(slug=slug).first()
     if character is None or not may_open_character(
             user_is_minor=user.is_minor, character_is_adult_only=character.is_adult_only,
-            character_is_active=character.is_active):
+            character_is_active=character.is_active, user_is_elderly=user.age_band == AgeBand.ELDERLY,
+            character_is_relative=character.role == CharacterRole.RELATIVE):
         raise CharacterUnavailable(slug)
     if slug in blocked_slugs(user):
         raise CharacterBlocked(slug)

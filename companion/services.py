@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from accounts.minor_mode import note_age_cue
 from accounts.models import User
 from accounts.packs import StartNotice
 from accounts.selectors import rules_for_user
@@ -17,6 +18,7 @@ from companion import llm
 from companion.labels import aigc_metadata
 from companion.models import (START_NOTICE_PREFIX, Author, Character, Conversation, Message, MessageStatus, Mode,
                               Reminder, ReminderKind, UsageClock)
+from companion.protocol import minor_mode_text
 from companion.policies import UsageStreak, credited_seconds, due_occurrence, extend_streak, is_exit_request
 from companion.reminders import dependence_text, periodic_text, start_notice_text
 from companion.selectors import (access_character_by_slug, access_conversation_by_id, conversation_history,
@@ -24,6 +26,7 @@ from companion.selectors import (access_character_by_slug, access_conversation_b
 from companion.crisis import CrisisNotice, handle_risk, state_on_open
 from companion.dependence import dependence_notice_due
 from companion.time_limits import add_usage, beijing_day_start, current_lock, lock_reminder
+from moderation.minor_content import romance_request
 from moderation.pipeline import ScreeningInput, Verdict, screen
 
 # A reply still "streaming" this long after it started belongs to a server that died.
@@ -68,6 +71,7 @@ class ReplyJob:
     language: str
     request: llm.ReplyRequest
     region: str = "CN"  # the user's region: which help line a replaced sentence names
+    minor: bool = False  # CN-MIN-12: minor mode's stricter outbound screen
 
 
 @dataclass(frozen=True)
@@ -238,10 +242,14 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     if verdict.at_least("distress") or conversation.mode != Mode.AI:
         crisis = handle_risk(user=user, conversation=conversation, message=message, verdict=verdict,
                              language=language)
+    # CN-MIN-05: a declared adult whose messages say they are a minor switches to minor mode; this
+    # message gets the explanation instead of a reply, and every open chat ends so it reopens in minor mode.
+    switched = note_age_cue(user=user, text=text)
     refusal = None
-    if not (crisis and crisis.stop_ai) and refused_topic(verdict, user):
+    if not (crisis and crisis.stop_ai) and (switched or refused_topic(verdict, user, text)):
         with translation.override(language):
-            refusal = Message.objects.create(conversation=conversation, author=Author.SYSTEM, text=gettext(
+            refusal = Message.objects.create(conversation=conversation, author=Author.SYSTEM, text=minor_mode_text()
+                                             if switched else gettext(
                 "I can't continue with that topic. Let's talk about something else."))
     wants_reply = conversation.mode == Mode.AI and not (crisis and crisis.stop_ai) and refusal is None
     reply = (_plan_reply(conversation, user, message, history, support=verdict.level == "distress")
@@ -254,11 +262,12 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
                          refusal=refusal)
 
 
-def refused_topic(verdict: Verdict, user: User) -> bool:
+def refused_topic(verdict: Verdict, user: User, text: str = "") -> bool:
     """Requests the model is never asked (CN-CON-01): prohibited content, sexual content involving
-    minors, and any sexual content from a minor's account (CN-MIN-01)."""
+    minors, and from a minor's account any sexual content (CN-MIN-01) or request for a romantic
+    relationship, whatever the character (CN-MIN-02)."""
     blocked = {"prohibited", "minor_sexual"} | ({"sexual"} if user.is_minor else set())
-    return bool(blocked & set(verdict.categories))
+    return bool(blocked & set(verdict.categories)) or (user.is_minor and romance_request(text))
 
 
 def _risk_record(verdict: Verdict) -> dict:
@@ -298,7 +307,7 @@ def _plan_reply(conversation: Conversation, user: User, message: Message, histor
                                persona=character.persona_for(language), language=language, history=turns,
                                support=support)
     return ReplyJob(reply_id=reply.pk, produce_id=str(reply.public_id), language=language, request=request,
-                    region=user.region)
+                    region=user.region, minor=user.is_minor)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.utils import translation
 from django.utils.translation import gettext
 
-from companion import complaints, notices, privacy, retention
+from companion import complaints, minors_audit, notices, privacy, retention
 from companion.broadcast import announce_fallback_sync
 from companion.crisis import close_quiet_cases, overdue_case_ids, run_sla_fallback
 from companion.dependence import score_all
@@ -72,6 +72,12 @@ def score_dependence(day: str | None = None) -> int:
 def flag_overdue_complaints() -> int:
     """Every 5 minutes (beat): CN-CMP-02 overdue tickets flagged once and the compliance team mailed."""
     return complaints.flag_overdue_complaints()
+
+
+@shared_task(acks_late=True)
+def remind_minors_audit() -> int:
+    """Daily (beat): CN-MIN-15's reminders of the yearly minors' audit sign-off; idempotent."""
+    return minors_audit.remind()
 
 
 @shared_task(acks_late=True)

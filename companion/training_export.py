@@ -24,7 +24,6 @@ from django.utils import timezone
 from accounts import audit
 from accounts.consents import current_version, has_training_consent
 from accounts.models import ConsentPurpose, User
-from accounts.policies import AgeBand
 from companion.models import Author, Conversation, CrisisCase, DrillRun, MessageStatus
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -58,7 +57,7 @@ def _exclusion(user: User, drill_ids: set[int]) -> str | None:
         return "drill"
     if user.birth_date is None:
         return "no_birth_date"
-    if user.age_band in (AgeBand.CHILD, AgeBand.MINOR):  # never minors' data, whatever they ticked
+    if user.is_minor:  # never minors' data (suspected minors too, CN-MIN-05), whatever they ticked
         return "minor"
     if not has_training_consent(user.pk):  # re-checked now, not at the start of a long run
         return "no_consent"

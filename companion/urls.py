@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import legal, phone_verification, privacy_centre, profile, reconsent, set_language
-from companion import complaint_views, notice_views, privacy_views, views
+from companion import complaint_views, elderly_views, minor_mode_views, notice_views, privacy_views, views, wallet_views
 from companion.regulator import site as regulator_site
 from moderation.urls import public_urlpatterns
 
@@ -34,6 +34,12 @@ urlpatterns = [
          name="privacy_delete_message"),
     path("privacy/data/conversations/delete/", privacy_views.delete_everything, name="privacy_delete_all"),
     path("privacy/data/close-account/", privacy_views.close_account, name="privacy_close_account"),
+    path("privacy/minor-mode/", minor_mode_views.minor_mode_page, name="minor_mode"),  # CN-MIN-05/06
+    path("compliance/minor-appeals/", minor_mode_views.staff_list, name="minor_appeal_staff_list"),
+    path("compliance/minor-appeals/<uuid:public_id>/", minor_mode_views.staff_detail, name="minor_appeal_staff_detail"),
+    path("compliance/minor-appeals/<uuid:public_id>/decide/", minor_mode_views.staff_decide,
+         name="minor_appeal_staff_decide"),
+    path("compliance/minors-audit/", minor_mode_views.minors_audit_page, name="minors_audit"),  # CN-MIN-15
     path("legal/<slug:document>/", legal, name="legal"),
     # CN-REG-04: the texted code after sign-up, before allauth's own accounts/ paths.
     path("accounts/phone/", phone_verification, name="phone_verification"),
@@ -60,6 +66,23 @@ urlpatterns = [
     path("compliance/notices/incidents/", notice_views.staff_open_incident, name="incident_staff_open"),
     path("compliance/notices/incidents/<uuid:public_id>/resolve/", notice_views.staff_resolve_incident,
          name="incident_staff_resolve"),
+    # CN-REG-05, CN-ELD-04/05: the larger-text switch, the tip of the day, "Talk to a person" (60+).
+    path("display/large-text/", elderly_views.large_text, name="large_text"),
+    path("display/tip-seen/", elderly_views.dismiss_tip, name="dismiss_tip"),
+    path("help/person/", elderly_views.help_request, name="help_request"),
+    # CN-MIN-11, CN-CRI-06: the wallet, the sandbox checkout, and the guardian's spending controls per ward.
+    path("wallet/", wallet_views.wallet_page, name="wallet"),
+    path("wallet/top-up/", wallet_views.wallet_top_up, name="wallet_top_up"),
+    path("wallet/top-up/<uuid:public_id>/return/", wallet_views.wallet_topup_return, name="wallet_topup_return"),
+    path("wallet/sandbox/pay/<uuid:public_id>/", wallet_views.wallet_sandbox_pay, name="wallet_sandbox_pay"),
+    path("wallet/buy/", wallet_views.wallet_buy, name="wallet_buy"),
+    path("guardian/wards/<int:contact_id>/spending/", wallet_views.guardian_spending, name="guardian_spending"),
+    path("guardian/wards/<int:contact_id>/spending/settings/", wallet_views.guardian_spending_settings,
+         name="guardian_spending_settings"),
+    path("guardian/wards/<int:contact_id>/spending/<uuid:public_id>/<slug:action>/",
+         wallet_views.guardian_spending_decide, name="guardian_spending_decide"),
+    path("guardian/wards/<int:contact_id>/spending/refund/<uuid:public_id>/", wallet_views.guardian_refund,
+         name="guardian_refund"),
     path("compliance/", include("moderation.urls")),
     path("", include(public_urlpatterns)),  # /safety/: the published crisis protocol (US-CA-02)
     path("", include("guardians.urls")),

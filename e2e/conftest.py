@@ -357,6 +357,47 @@ def reset_daily_usage(server_env, artifacts_dir):
         reset(username)
 
 
+@pytest.fixture
+def fresh_streak(server_env, artifacts_dir):
+    """Factory: end a seeded account's continuous-use streak (its UsageClock) before a test, so a chat
+    another test just had with it does not count towards the reminders this test watches."""
+    def reset(username: str) -> None:
+        _manage(server_env, artifacts_dir / "server.log", "shell", "-c",
+                "from companion.models import UsageClock; "
+                f"UsageClock.objects.filter(user__username={username!r}).delete()")
+    return reset
+
+
+@pytest.fixture
+def cases_closed(browser, server_url):
+    """Factory: `remember(username, base_url=None)`. The demo accounts are shared by the browser tests:
+    should a test stop half-way, resolve that user's open case so the next test finds the account
+    chatting with the AI again. Request it before `new_context`."""
+    from browser_helpers import console_case_row, login, open_console
+    from playwright.sync_api import expect
+
+    remembered: dict[str, str] = {}
+    yield lambda username, base_url=None: remembered.__setitem__(username, base_url or server_url)
+    for username, base_url in remembered.items():
+        context = browser.new_context(base_url=base_url, locale="en-US")
+        try:
+            page = context.new_page()
+            login(page, "operator")
+            open_console(page)
+            row = console_case_row(page, username)
+            if row.count() == 0:
+                continue
+            row.locator("button").click()
+            if page.get_by_test_id("claim").is_enabled():
+                page.get_by_test_id("claim").click()
+            expect(page.get_by_test_id("resolve")).to_be_enabled()
+            page.get_by_test_id("resolve").click()
+            page.get_by_test_id("resolve-confirm").click()
+            expect(row).to_have_count(0)
+        finally:
+            context.close()
+
+
 # --- the browser --------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

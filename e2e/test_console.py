@@ -63,33 +63,6 @@ def ai_replies_after(page: Page, text: str) -> int:
     }""", text)
 
 
-@pytest.fixture
-def cases_closed(browser, server_url):
-    """Factory: `remember(username, base_url=None)`. The demo accounts are shared by the browser tests:
-    should a test stop half-way, resolve that user's open case so the next test finds the account
-    chatting with the AI again. Request it before `new_context`."""
-    remembered: dict[str, str] = {}
-    yield lambda username, base_url=None: remembered.__setitem__(username, base_url or server_url)
-    for username, base_url in remembered.items():
-        context = browser.new_context(base_url=base_url, locale="en-US")
-        try:
-            page = context.new_page()
-            login(page, "operator")
-            open_console(page)
-            row = console_case_row(page, username)
-            if row.count() == 0:
-                continue
-            row.locator("button").click()
-            if page.get_by_test_id("claim").is_enabled():
-                page.get_by_test_id("claim").click()
-            expect(page.get_by_test_id("resolve")).to_be_enabled()
-            page.get_by_test_id("resolve").click()
-            page.get_by_test_id("resolve-confirm").click()
-            expect(row).to_have_count(0)
-        finally:
-            context.close()
-
-
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_crisis_is_taken_over_by_a_person_and_handed_back(cases_closed, saved_language_restored, new_context,
                                                           artifacts_dir, language):

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 
 
-def test_disclosure_and_reminder_popups_must_be_acknowledged(new_context, fast_reminder_server_url):
+def test_disclosure_and_reminder_popups_must_be_acknowledged(new_context, fast_reminder_server_url, fresh_streak):
+    fresh_streak("elder")  # e2e/test_elderly.py chats as `elder` minutes before: that use is not this test's
     page = new_context("en-US", base_url=fast_reminder_server_url).new_page()
     login(page, "elder")
     choose_language(page, "en")

@@ -94,3 +94,10 @@ class LimitsForm(forms.Form):
         if "rest_start" in cleaned and "rest_end" in cleaned and (start is None) != (end is None):
             raise forms.ValidationError(_("Enter both rest-hour times, or leave both empty."), code="rest_incomplete")
         return cleaned
+
+
+class DeleteHistoryForm(forms.Form):
+    """CN-MIN-14: the guardian confirms that the ward's chat history goes for good."""
+    confirm = forms.BooleanField(label=_("I understand that every conversation of this child is deleted for good "
+                                         "and cannot be restored."),
+                                 error_messages={"required": _("Tick the box to confirm the deletion.")})

@@ -83,7 +83,7 @@ def ward_blocks(contacts: list[Contact]) -> dict[int, set[str]]:
 
 def default_daily_minutes(user: User) -> float | None:
     """CN-MIN-10: the deployment's daily chat minutes for a minor of the user's age; None for adults."""
-    return minor_daily_limit_minutes(user.age, MinorDailyMinutes(**settings.COMPANION_MINOR_DAILY_MINUTES))
+    return minor_daily_limit_minutes(user.protective_age, MinorDailyMinutes(**settings.COMPANION_MINOR_DAILY_MINUTES))
 
 
 def default_rest_hours() -> tuple[dt.time, dt.time] | None:

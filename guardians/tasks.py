@@ -5,6 +5,7 @@ import smtplib
 from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError, Retry
 from django.conf import settings
+from django.utils import timezone
 
 from guardians import services
 from guardians.sms import SMSError
@@ -53,3 +54,15 @@ def _again(task, **options) -> Retry:
     if task.request.is_eager:
         return retry
     raise retry
+
+
+@shared_task(acks_late=True)
+def send_weekly_summaries() -> int:
+    """CN-MIN-08: each consenting guardian account gets one email per minor ward summing up the ward's
+    last complete week (Beijing). Each is its own transaction and idempotent per guardian, ward and
+    week, so a rerun (beat twice, a redelivered task) sends nothing more. Returns how many were queued."""
+    from guardians import usage  # usage imports services, which import this module
+
+    today = timezone.localdate(timezone=usage.BEIJING)
+    return sum(1 for contact_id in usage.summary_wards()
+               if usage.queue_weekly_summary(contact_id=contact_id, today=today) is not None)

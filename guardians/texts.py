@@ -118,3 +118,36 @@ def contact_message(*, reason: str, kind: str, display_name: str, contact_name: 
                           "or do not want to be their contact, decline and we will send nothing more.") % values
         body = "\n\n".join([hello, what, how, private, service])
     return NoticeText(subject=subject, body=body, short=short)
+
+
+def weekly_summary(*, summary, display_name: str, contact_name: str, link: str, language: str) -> NoticeText:
+    """CN-MIN-08: the weekly usage email to a guardian, from a `guardians.usage.Summary` of the
+    ward's last complete week (names of characters already in `language`). Figures only: never what
+    the minor wrote (BX-14)."""
+    service = settings.COMPANION_SERVICE_NAME
+    with translation.override(language):
+        values = {"name": display_name, "contact": contact_name, "service": service, "link": link,
+                  "first": summary.first.isoformat(), "last": summary.last.isoformat()}
+        subject = gettext("[%(service)s] Weekly summary for %(name)s, %(first)s to %(last)s") % values
+        none = gettext("none")
+        characters = ", ".join(f"{name} ({count})" for name, count in summary.characters) or none
+        reminders = ", ".join(f"{label} ({count})" for label, count in summary.reminders)
+        risks = ", ".join(f"{label} ({count})" for label, count in summary.risks)
+        lines = [
+            gettext("Chat time (minutes): %(minutes)d") % {"minutes": summary.minutes},
+            gettext("Days with chat: %(days)d") % {"days": summary.active_days},
+            gettext("Messages sent: %(messages)d") % {"messages": summary.messages},
+            gettext("Characters used (messages sent): %(characters)s") % {"characters": characters},
+            gettext("Time-limit and rest reminders shown: %(count)d") % {"count": summary.reminder_total}
+            + (f" ({reminders})" if reminders else ""),
+            gettext("Risk signals in their messages: %(count)d") % {"count": summary.risk_total}
+            + (f" ({risks})" if risks else ""),
+            gettext("Safety cases opened: %(count)d") % {"count": summary.cases},
+        ]
+        opening = gettext("This is how %(name)s used %(service)s from %(first)s to %(last)s (Beijing time):") % values
+        more = gettext("Daily figures and charts are in the guardian portal: %(link)s") % values
+        why = gettext("You receive this weekly because you are the guardian of %(name)s. For their privacy it "
+                      "never includes what they wrote.") % values
+        body = "\n\n".join([gettext("Hello %(contact)s,") % values, opening,
+                            "\n".join("- " + line for line in lines), more, why, service])
+    return NoticeText(subject=subject, body=body, short=opening)

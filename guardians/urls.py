@@ -17,5 +17,7 @@ urlpatterns = [
     path("guardian/wards/<int:contact_id>/consent/", views.portal_consent, name="portal_consent"),
     path("guardian/wards/<int:contact_id>/characters/", views.portal_character, name="portal_character"),
     path("guardian/wards/<int:contact_id>/limits/", views.portal_limits, name="portal_limits"),
+    path("guardian/wards/<int:contact_id>/usage/", views.ward_usage, name="ward_usage"),
+    path("guardian/wards/<int:contact_id>/history/delete/", views.ward_history_delete, name="ward_history_delete"),
     path("guardian/alerts/", views.guardian_alerts, name="alerts"),
 ]

@@ -1,3 +1,4 @@
+import datetime as dt
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -9,7 +10,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -17,8 +19,8 @@ from accounts.identity import needs_phone_verification
 from accounts.models import Role
 from accounts.policies import AgeBand
 from accounts.views import safe_next
-from guardians import catalogue, invitations, services
-from guardians.forms import CodeForm, ContactForm, GuardianLinkForm, LimitsForm
+from guardians import catalogue, invitations, services, usage
+from guardians.forms import CodeForm, ContactForm, DeleteHistoryForm, GuardianLinkForm, LimitsForm
 from guardians.models import ContactKind
 from guardians.policies import STATUTORY_REST, guardian_consent_needed
 from guardians.selectors import (ContactNotFound, access_contact_by_id, access_ward_by_id, chat_gate, contacts_of,
@@ -244,6 +246,7 @@ def _portal_page(request, bound: LimitsForm | None = None, bound_id: int | None 
     alerts = portal_alerts(request.user)[:5]
     return render(request, "guardians/portal.html", {
         "wards": rows, "alerts": alerts, "now": now,
+        "history_deletion": usage.history_deletion_offered(settings.CN_REGIME),
         "default_rest": {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}})
 
 
@@ -328,6 +331,77 @@ def portal_character(request, contact_id: int):
     else:
         messages.success(request, gettext("%(character)s is available to %(name)s again.") % details)
     return redirect(reverse("guardians:portal") + f"#ward-{contact_id}")
+
+
+def _minor_ward(request, contact_id: int):
+    """The signed-in guardian's ward `contact_id` while under 18; 404 for anything else (one answer
+    for missing, someone else's and grown up: the guardian's view ends at 18)."""
+    try:
+        contact = access_ward_by_id(request.user, contact_id)
+    except ContactNotFound:
+        raise Http404 from None
+    if not contact.user.is_minor:
+        raise Http404
+    return contact
+
+
+@login_required
+@guardian_only
+def ward_usage(request, contact_id: int):
+    """CN-MIN-08: the ward's use over the last 7 days (per day) and the last 4 weeks (per week):
+    chat minutes, messages sent, characters, limit reminders, risk signals; charts with a table of
+    the same figures. Counts only, never what the minor wrote (BX-14)."""
+    contact = _minor_ward(request, contact_id)
+    today = timezone.localdate(timezone=usage.BEIJING)
+    language = request.LANGUAGE_CODE
+    week = usage.usage_summary(contact.user, today - dt.timedelta(days=6), today, language=language)
+    mondays = usage.last_weeks(today, 4)
+    month = usage.usage_summary(contact.user, mondays[0], today, language=language)
+    weeks = month.weeks()
+    return render(request, "guardians/usage.html", {
+        "contact": contact, "name": services.display_name(contact.user),
+        "history_deletion": usage.history_deletion_offered(settings.CN_REGIME),
+        "periods": [
+            {"key": "days", "summary": week, "rows": week.days,
+             "chart": usage.bar_chart([(date_format(day.day, "m-d D"), day.minutes) for day in week.days])},
+            {"key": "weeks", "summary": month, "rows": weeks,
+             "chart": usage.bar_chart([(date_format(row.start, "m-d"), row.minutes) for row in weeks])},
+        ]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@guardian_only
+def ward_history_delete(request, contact_id: int):
+    """CN-MIN-14: the guardian deletes every conversation of their ward, after ticking a confirmation;
+    the cascade is the minor's own "delete all conversations" (CN-DAT-05). Refused, with the reason,
+    while a safety case is open."""
+    if not usage.history_deletion_offered(settings.CN_REGIME):
+        raise Http404
+    contact = _minor_ward(request, contact_id)
+    name = services.display_name(contact.user)
+    form = DeleteHistoryForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            count = usage.delete_ward_history(guardian=request.user, contact_id=contact.pk)
+        except usage.ContactNotFound:
+            raise Http404 from None
+        except usage.PrivacyRefused as refusal:
+            form.add_error(None, _history_refusal(refusal, name))
+        else:
+            messages.success(request, ngettext(
+                "Deleted %(count)d conversation of %(name)s, with all its messages.",
+                "Deleted %(count)d conversations of %(name)s, with all their messages.", count)
+                % {"count": count, "name": name})
+            return redirect(reverse("guardians:portal") + f"#ward-{contact.pk}")
+    return render(request, "guardians/history_delete.html", {"contact": contact, "name": name, "form": form})
+
+
+def _history_refusal(refusal, name: str) -> str:
+    if refusal.code == "open_case":
+        return gettext("Our safety team is still looking after %(name)s, so their chat history cannot be deleted "
+                       "right now. You can delete it once the safety case is closed.") % {"name": name}
+    return refusal.message
 
 
 @login_required

@@ -272,6 +272,8 @@ _INBOUND_RULES: list[tuple[str, str, str]] = [
         r"\b(verification|security|otp|one[- ]time) (code|password|pin)\b", r"\bscreen ?shar(e|ing)\b", r"\bremote access\b|\banydesk\b|\bteamviewer\b",
         r"\b(online|internet) (boyfriend|girlfriend|lover|friend)\b|\bnever met (in person|him|her)\b", r"\b(trading|investment|crypto) (app|platform|group|mentor|teacher|opportunity)\b",
         r"\b(gift cards?|bitcoin|crypto|usdt|western union)\b", r"\b(all|entire|whole) (of )?my (life |retirement )?savings\b|\bmy (life|retirement|pension) savings\b|\bmortgage (my|the) (house|flat)\b",
+        # CN-ELD-02: the phone scam aimed at older people ("a caller says I must move my savings now").
+        r"\b(a|the|some) (caller|stranger|man on the phone|woman on the phone|voice on the phone)\b.{0,40}\b(says?|said|told|asked|wants?|insists?)\b",
         r"(对方|陌生人|自称|有人|警察|公安|检察院|法院|民警|警官|客服|银行|领导|老板|孙子|儿子|女儿)[^。!?]{0,20}(说|让|要求|叫|通知)|验证码|屏幕共享|共享屏幕|远程(控制|协助)|中奖|网恋|没见过面|(投资|理财|炒币|博彩|炒股)(平台|群|老师|导师|app)|(全部|所有|一辈子的?)积蓄|养老钱|(房子|房)(抵押|卖了)|贷款",
     )),
     ("pressure", "property_loss", _any(
@@ -281,6 +283,7 @@ _INBOUND_RULES: list[tuple[str, str, str]] = [
         r"\b(all|entire|whole) (of )?my (life |retirement )?savings\b|\b\d{2,3},?\d{3}\b|\b\d+k\b|\bthousands?\b|\bmillions?\b|\btens of thousands\b",
         r"不要告诉(任何人|家人|别人|老公|老婆|父母)|保密|马上|立刻|今天之内|\d+(分钟|小时)内|否则|不然(就)?(要)?(被)?(抓|坐牢|冻结|起诉|逮捕)|(全部|所有)(的)?(积蓄|存款|钱)|养老钱|[\d一二三四五六七八九十几]+万|借(遍|了很多)",
         r"\b(my )?(retirement|life|pension) savings\b",
+        r"\b(must|have to|need to) (move|transfer|send|withdraw|wire) (all )?my (savings|money|pension)\b.{0,20}\b(now|today|at once)\b",
     )),
     # -- sexual -------------------------------------------------------------------------------
     ("sexual", "sexual", _any(

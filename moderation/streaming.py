@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from django.utils import translation
 from django.utils.translation import gettext
 
+from moderation.minor_content import minor_unsafe
 from moderation.pipeline import ScreeningInput, screen
 from moderation.stages import is_farewell
 
@@ -46,12 +47,15 @@ def replacement(category: str, *, language: str, farewell: bool, region: str = "
             "property_loss": gettext("Please don't transfer money because of anything I say."),
             "sexual": gettext("Let's keep our conversation respectful."),
             "prohibited": gettext("I can't help with that."),
+            # CN-MIN-12: minor mode's stricter screen (moderation/minor_content.py), any of its categories.
+            "minor_unsafe": gettext("Let's talk about something safer and healthier."),
         }.get(category, "")
 
 
 class StreamScreen:
-    def __init__(self, *, language: str, history: tuple[str, ...], region: str = "CN"):
+    def __init__(self, *, language: str, history: tuple[str, ...], region: str = "CN", minor: bool = False):
         self.language = language
+        self.minor = minor  # CN-MIN-12: minor mode adds the stricter screen of moderation/minor_content.py
         self.region = region
         self.history = history
         self.farewell = bool(history) and is_farewell(history[-1])
@@ -93,11 +97,14 @@ class StreamScreen:
             return
         verdict = screen(ScreeningInput(text=clause, direction="outbound", language=self.language,
                                         history=self.history))
-        if not verdict.categories:
+        categories = list(verdict.categories)
+        if not categories and self.minor and (unsafe := minor_unsafe(clause)):
+            categories = [f"minor_{name}" for name in unsafe]
+        if not categories:
             yield clause
             return
-        self.flags.append(list(verdict.categories))
-        category = verdict.categories[0]
+        self.flags.append(categories)
+        category = "minor_unsafe" if categories[0].startswith("minor_") and not verdict.categories else categories[0]
         if category in self.replaced:
             return
         self.replaced.add(category)

@@ -317,6 +317,12 @@ CELERY_BEAT_SCHEDULE = {
     "complaints-overdue": {"task": "companion.tasks.flag_overdue_complaints", "schedule": 300.0},
     # CN-SVC-01: notices mailed (retrying failed sends) and, on their date, chats ended and sockets closed.
     "service-notices": {"task": "companion.tasks.carry_out_service_notices", "schedule": 60.0},
+    # CN-MIN-15: the compliance officers are reminded of the yearly minors' audit (30 days before; overdue).
+    "minors-audit-reminder": {"task": "companion.tasks.remind_minors_audit",
+                              "schedule": crontab(hour=9, minute=0)},
+    # CN-MIN-08: guardians' weekly usage email for the week that just ended (Monday morning, CELERY_TIMEZONE).
+    "guardian-weekly-summaries": {"task": "guardians.tasks.send_weekly_summaries",
+                                  "schedule": crontab(day_of_week="mon", hour=8, minute=0)},
 }
 CN_REGIME = os.environ.get("CN_REGIME", "union")
 POLICY_PACKS = env_list("POLICY_PACKS", "CN")
@@ -386,6 +392,14 @@ COMPANION_REMINDER_INTERVAL_CAP_MINUTES = (float(os.environ["COMPANION_REMINDER_
 COMPANION_HEARTBEAT_SECONDS = int(os.environ.get("COMPANION_HEARTBEAT_SECONDS", "60"))
 # CN-MIN-10: minors' default daily chat minutes by age (under 8, 8-15, 16-17), counted per Beijing day
 # on the server across devices; env "40,60,120". Guardians may only tighten these (not built yet).
+# CN-MIN-15: each year's minors' personal-information audit is signed off by this date ("MM-DD") of
+# the following year; the compliance officers are reminded 30 days before and when it is overdue.
+COMPANION_MINORS_AUDIT_DUE = os.environ.get("COMPANION_MINORS_AUDIT_DUE", "03-31")
+# CN-MIN-05: chat signs of a minor (moderation.age_cues) add up over this many days; one statement of
+# an age or school year switches minor mode on, school-day talk needs four messages in the window.
+ACCOUNTS_AGE_CUE_WINDOW_DAYS = int(os.environ.get("ACCOUNTS_AGE_CUE_WINDOW_DAYS", "14"))
+# CN-MIN-06: working days (Monday to Friday) to decide a suspected minor's appeal; then it is overdue.
+ACCOUNTS_MINOR_APPEAL_WORKING_DAYS = int(os.environ.get("ACCOUNTS_MINOR_APPEAL_WORKING_DAYS", "3"))
 COMPANION_MINOR_DAILY_MINUTES = dict(zip(
     ("under_8", "age_8_to_15", "age_16_to_17"),
     (float(part) for part in os.environ.get("COMPANION_MINOR_DAILY_MINUTES", "40,60,120").split(","))))
@@ -470,3 +484,8 @@ ACCOUNT_SIGNUP_REDIRECT_URL = "phone_verification"
 # CN-REG-02, CN-REG-05: birthdays move people between age bands; recorded just after midnight.
 CELERY_BEAT_SCHEDULE["accounts-daily-age-bands"] = {"task": "accounts.tasks.recompute_age_bands",
                                                    "schedule": crontab(hour=0, minute=5)}
+# CN-ELD-04: the anti-fraud warning card shows at most once per conversation in this many minutes.
+COMPANION_SCAM_WARNING_MINUTES = int(os.environ.get("COMPANION_SCAM_WARNING_MINUTES", "30"))
+# CN-ELD-05: a 60+ user's "Talk to a person" request gets its first staff reply within this many
+# minutes, at any hour; unanswered after that it is flagged overdue and the team is mailed.
+COMPANION_HELP_REPLY_MINUTES = int(os.environ.get("COMPANION_HELP_REPLY_MINUTES", "10"))

@@ -229,11 +229,13 @@
       if (frame.kind === "sanction") {
         sanctionNotice = frame;
         if (frame.action === "restrict") showNotice(frame.text);
+      } else if (frame.kind === "scam_warning") {
+        showScamWarning(frame);  // CN-ELD-04: a warning card; the reply still follows
       } else if (frame.kind === "service_ended") {
         serviceNotice = frame;  // CN-SVC-01: shown with its archive link when `closed` follows
-      } else if (frame.kind === "contacts" || frame.kind === "guardian_block") {
-        // CN-MIN-03, CN-REG-03 (contacts), CN-MIN-09 (the guardian turned this character off):
-        // why chat stopped, shown when `closed` follows.
+      } else if (frame.kind === "contacts" || frame.kind === "guardian_block" || frame.kind === "minor_mode") {
+        // CN-MIN-03, CN-REG-03 (contacts), CN-MIN-09 (the guardian turned this character off),
+        // CN-MIN-05 (minor mode switched on, with the appeal link): why chat stopped, shown when `closed` follows.
         blockedNotice = frame;
       } else {
         showNotice(frame.text);
@@ -369,6 +371,43 @@
     crisisReopenRow.hidden = true;
     crisisTitle.focus();
   });
+
+  // CN-ELD-04: the anti-fraud card for users aged 60+, with a tap-to-call hotline (96110 in CN).
+  const scamCard = document.getElementById("scam-card");
+  function showScamWarning(frame) {
+    if (!scamCard) return;
+    scamCard.replaceChildren();
+    const title = document.createElement("h2");
+    title.textContent = frame.title || "";
+    const text = document.createElement("p");
+    text.textContent = frame.text || "";
+    scamCard.append(title, text);
+    if (frame.hotline) {
+      const line = document.createElement("p");
+      line.className = "scam-hotline";
+      const call = document.createElement("a");
+      call.href = "tel:" + String(frame.hotline.contact).replace(/[^\d+]/g, "");
+      call.textContent = frame.hotline.contact;
+      call.dataset.testid = "scam-hotline";
+      line.append(frame.hotline.name + " ", call);
+      scamCard.appendChild(line);
+    }
+    const actions = document.createElement("p");
+    if (frame.link && frame.link.url) {
+      const more = document.createElement("a");
+      more.href = frame.link.url;
+      more.textContent = frame.link.text;
+      actions.append(more, " ");
+    }
+    const hide = document.createElement("button");
+    hide.type = "button";
+    hide.className = "link-button";
+    hide.textContent = scamCard.dataset.hideLabel;
+    hide.addEventListener("click", () => { scamCard.hidden = true; input.focus(); });
+    actions.appendChild(hide);
+    scamCard.appendChild(actions);
+    scamCard.hidden = false;
+  }
 
   function closeForGood(text) {
     closedForGood = true;

@@ -22,6 +22,13 @@ def test_sb243_break_reminder_is_for_known_minors(is_minor, expected):
     assert (rules.periodic and (rules.periodic.kind, rules.periodic.every_minutes)) == expected
 
 
+@pytest.mark.parametrize("is_minor, expected", [(True, ("break", 30)), (False, ("continuous_use", 120))])
+def test_cn_minor_mode_adds_a_reality_reminder_every_30_minutes(is_minor, expected):
+    """CN-MIN-01: minor mode's periodic reality reminder; adults keep CN-USE-01's two hours."""
+    rules = rules_for(region="CN", is_minor=is_minor, enabled=["CN"], regime="union")
+    assert (rules.periodic.kind, rules.periodic.every_minutes) == expected
+
+
 def test_strictest_wins_and_messages_are_merged():
     rules = rules_for(region="US-NY", is_minor=False, enabled=["CN", "US-NY"], regime="union")
     assert rules.periodic.every_minutes == 120 and rules.periodic.kind == "continuous_use"

@@ -184,15 +184,31 @@ async def test_teen_ca_gets_the_sb243_break_reminder(demo, clock, settings):
     await socket.disconnect()
 
 
-async def test_with_cn_also_active_the_two_hour_reminder_carries_both_messages(demo, clock, settings):
+async def test_with_cn_also_active_the_minor_mode_reminder_carries_both_packs_messages(demo, clock, settings):
+    """CN-MIN-01 (a reality reminder every 30 minutes in minor mode) and SB 243 together: the
+    strictest interval, with everything either pack asks the reminder to say."""
     settings.POLICY_PACKS = ["CN", "US-CA"]
     settings.COMPANION_MINOR_DAILY_MINUTES = {"under_8": 40, "age_8_to_15": 180, "age_16_to_17": 180}  # CN-MIN-10 aside
     teen = await database_sync_to_async(User.objects.get)(username="teen_ca")
     socket, _, _ = await join(teen)
-    await use_for([socket], clock, 120)
+    await use_for([socket], clock, 20)
+    await no_reminder(socket)
+    await use_for([socket], clock, 10)
     reminder = (await frames_until(socket, "reminder"))[-1]
-    assert reminder["kind"] == "continuous_use"
-    assert "2 hours" in reminder["text"] and "break" in reminder["text"] and "AI, not a human" in reminder["text"]
+    assert reminder["kind"] == "break"
+    assert "30 minutes" in reminder["text"] and "break" in reminder["text"] and "AI, not a human" in reminder["text"]
+    await socket.disconnect()
+
+
+async def test_minor13_gets_a_break_reminder_at_30_minutes(demo, clock):
+    """CN-MIN-01's acceptance check with the demo child; adults keep the two-hour reminder."""
+    child = await database_sync_to_async(User.objects.get)(username="minor13")
+    socket, _, _ = await join(child, "study-buddy")
+    await use_for([socket], clock, 20)
+    await no_reminder(socket)
+    await use_for([socket], clock, 10)
+    reminder = (await frames_until(socket, "reminder"))[-1]
+    assert reminder["kind"] == "break" and "30 分钟" in reminder["text"] and "人工智能" in reminder["text"]
     await socket.disconnect()
 
 
