@@ -62,6 +62,24 @@ def note_age_cue(*, user: User, text: str) -> bool:
 
 
 @transaction.atomic(durable=True)
+def choose_minor_mode(*, user: User) -> bool:
+    """CN-MIN-01: an adult turns minor mode on for themselves (for example a parent setting up a
+    child's device). Like a switch by suspicion it ends only by a granted appeal. False if it was on."""
+    if user.is_minor or is_staff_account(user):
+        return False
+    now = timezone.now()
+    if not User.objects.filter(pk=user.pk, minor_mode_since__isnull=True).update(minor_mode_since=now,
+                                                                                 minor_mode_chosen=True):
+        return False
+    user.minor_mode_since, user.minor_mode_chosen = now, True
+    audit.record("minor_mode.switched_on", actor=user, subject_type="user", subject_id=user.pk,
+                 data={"cues": ["chosen"], "age": None})
+    user_id = user.pk
+    transaction.on_commit(lambda: minor_mode_switched_on.send(sender=User, user_id=user_id))
+    return True
+
+
+@transaction.atomic(durable=True)
 def file_appeal(*, user: User, explanation: str, id_birth_date, id_last4: str) -> MinorModeAppeal:
     """CN-MIN-06: the person asks to leave minor mode. `id_birth_date` is the birth date read from a
     resident ID number whose form the caller checked (None when none was given); only the number's
@@ -100,9 +118,10 @@ def decide_appeal(*, staff: User, appeal_id, grant: bool, note: str) -> MinorMod
     user = appeal.user
     if grant:
         user.minor_mode_since = user.minor_mode_age = None
+        user.minor_mode_chosen = False
         if appeal.id_check == IdCheck.MATCH:
             user.age_verified_at = now
-        user.save(update_fields=["minor_mode_since", "minor_mode_age", "age_verified_at"])
+        user.save(update_fields=["minor_mode_since", "minor_mode_age", "minor_mode_chosen", "age_verified_at"])
         AgeCue.objects.filter(user=user).delete()
     audit.record("minor_mode.appeal_granted" if grant else "minor_mode.appeal_refused", actor=staff,
                  subject_type="minor_appeal", subject_id=appeal.public_id,

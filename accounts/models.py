@@ -49,6 +49,8 @@ class User(AbstractUser):
     # messages suggest sets the minor's defaults (time limits), SUSPECTED_MINOR_AGE when none was said.
     minor_mode_since = models.DateTimeField(_("minor mode on by suspicion since"), null=True, blank=True)
     minor_mode_age = models.PositiveSmallIntegerField(_("age the messages suggest"), null=True, blank=True)
+    # CN-MIN-01: an adult may turn minor mode on for themselves; leaving it is then an appeal too.
+    minor_mode_chosen = models.BooleanField(_("minor mode turned on by the person"), default=False)
     # CN-MIN-06: a granted appeal with a real-name check; chat signals no longer switch this account.
     age_verified_at = models.DateTimeField(_("age verified at"), null=True, blank=True)
 

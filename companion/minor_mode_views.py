@@ -42,6 +42,12 @@ def minor_mode_page(request):
     user = request.user
     suspected = user.minor_mode_since is not None
     form = MinorModeAppealForm(request.POST or None, region=user.region)
+    if request.method == "POST" and request.POST.get("action") == "turn_on":
+        if request.POST.get("confirm") == "yes" and minor_mode.choose_minor_mode(user=user):
+            messages.success(request, gettext("Minor mode is on. To leave it you will need to appeal."))
+        else:
+            messages.error(request, gettext("Tick the box to confirm that you want minor mode."))
+        return redirect("minor_mode")
     if request.method == "POST":
         if not suspected:
             messages.error(request, REFUSALS["not_in_minor_mode"])

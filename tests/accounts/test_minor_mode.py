@@ -292,3 +292,30 @@ def test_minors_by_birth_date_have_nothing_to_appeal():
     assert 'data-testid="minor-mode-on"' in page and 'data-testid="appeal-form"' not in page
     client.post("/privacy/minor-mode/", {"explanation": "let me out", "id_number": ID_1990})
     assert not MinorModeAppeal.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_an_adult_may_turn_minor_mode_on_and_only_an_appeal_turns_it_off(demo, language):
+    """CN-MIN-01: adults may switch minor mode on; switching off needs a won appeal."""
+    officer = staff(Role.COMPLIANCE)
+    user = UserFactory(language=language)
+    client = client_for(user, language)
+    page = client.get("/privacy/minor-mode/").content.decode()
+    assert 'data-testid="minor-mode-off"' in page and 'data-testid="turn-on"' in page
+    client.post("/privacy/minor-mode/", {"action": "turn_on"})  # no confirmation: nothing happens
+    assert not User.objects.get(pk=user.pk).is_minor
+    client.post("/privacy/minor-mode/", {"action": "turn_on", "confirm": "yes"})
+    user.refresh_from_db()
+    assert user.is_minor and user.minor_mode_chosen and daily_limit_minutes(user) == 60
+    assert AuditEvent.objects.filter(action="minor_mode.switched_on", actor_id=user.pk).count() == 1
+    home = client.get("/").content.decode()
+    assert 'data-slug="partner"' not in home and 'data-testid="minor-mode-banner"' in home
+    assert ("您为此账号开启" in home) if language == "zh-hans" else ("you turned it on" in home)
+    client.post("/privacy/minor-mode/", {"action": "turn_on", "confirm": "yes", "minor_mode": "off"})
+    assert User.objects.get(pk=user.pk).is_minor  # a second press changes nothing, and never turns it off
+    client.post("/privacy/minor-mode/", {"explanation": "Set on by mistake.", "id_number": valid_id(user.birth_date)})
+    appeal = MinorModeAppeal.objects.get(user=user)
+    client_for(officer).post(f"/compliance/minor-appeals/{appeal.public_id}/decide/", {"decision": "grant"})
+    user.refresh_from_db()
+    assert not user.is_minor and not user.minor_mode_chosen
