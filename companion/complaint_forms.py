@@ -65,3 +65,12 @@ class HelpRequestForm(forms.Form):
                                        ("other", _("Something else, or I just want to talk to a person"))])
     text = forms.CharField(label=_("Anything you would like to tell us first (optional)"), required=False,
                            max_length=MAX_TEXT_CHARS, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class MinorAccessRequestForm(forms.Form):
+    """CN-DAT-02: why a compliance officer needs to read a minor's message under this ticket."""
+    reason = forms.CharField(label=_("Why you need to read it"), max_length=300)
+
+
+class MinorAccessApproveForm(forms.Form):
+    request = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -22,6 +22,8 @@ from companion.complaint_forms import (
     AnswerForm,
     ComplaintForm,
     EscalateForm,
+    MinorAccessApproveForm,
+    MinorAccessRequestForm,
     ResolveForm,
     StaffFilterForm,
 )
@@ -152,8 +154,14 @@ def staff_detail(request, public_id):
     history = list(AuditEvent.objects.filter(subject_type="complaint", subject_id=str(complaint.public_id))
                    .order_by("id"))
     names = usernames(row.actor_id for row in history)
+    now = timezone.now()
+    minor_message = complaints.message_of_minor(complaint)  # CN-DAT-02: a second approver first
+    access = list(complaint.minor_access.select_related("requester", "approver")) if minor_message else []
     return render(request, "companion/complaints/staff_detail.html", {
-        "complaint": complaint, "overdue": complaints.overdue_reason(complaint, timezone.now()),
+        "minor_message": minor_message,
+        "may_read_message": not minor_message or complaints.minor_access_granted(complaint, request.user, now),
+        "access_requests": access, "access_form": MinorAccessRequestForm(),
+        "complaint": complaint, "overdue": complaints.overdue_reason(complaint, now),
         "history": [{"event": row, "label": audit.ACTIONS.get(row.action, row.action),
                      "actor": names.get(row.actor_id)} for row in history],
         "answer_form": AnswerForm(initial={"answer": complaint.answer}), "resolve_form": ResolveForm(),
@@ -170,10 +178,17 @@ STAFF_ACTIONS = {
         staff=staff, complaint_id=complaint_id, outcome=data["outcome"], answer=data["answer"])),
     "escalate": (EscalateForm, lambda staff, complaint_id, data: complaints.escalate_complaint(
         staff=staff, complaint_id=complaint_id, note=data["note"])),
+    # CN-DAT-02: reading a minor's message needs a second officer's approval.
+    "request-access": (MinorAccessRequestForm, lambda staff, complaint_id, data: complaints.request_minor_access(
+        staff=staff, complaint_id=complaint_id, reason=data["reason"])),
+    "approve-access": (MinorAccessApproveForm, lambda staff, complaint_id, data: complaints.approve_minor_access(
+        staff=staff, complaint_id=complaint_id, request_id=data["request"])),
 }
 DONE_MESSAGES = {"assign": _("You have taken this up."), "answer": _("Answer sent. The person has been told."),
                  "resolve": _("Resolved. The person has been told."),
-                 "escalate": _("Escalated: the person has been told the new date.")}
+                 "escalate": _("Escalated: the person has been told the new date."),
+                 "request-access": _("Asked: another compliance officer must approve before you can read it."),
+                 "approve-access": _("Approved for 24 hours, for that officer only.")}
 
 
 @require_POST

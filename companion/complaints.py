@@ -29,7 +29,8 @@ from accounts import audit
 from accounts.models import Role, User
 from accounts.policies import AgeBand
 from companion.models import (SAFETY_CATEGORIES, Author, Character, Complaint, ComplaintCategory, ComplaintKind,
-                              ComplaintOutcome, ComplaintStatus, ComplaintTarget, Message, Sanction)
+                              ComplaintOutcome, ComplaintStatus, ComplaintTarget, Message, MinorDataAccess,
+                              Sanction)
 from companion.refusals import Refused
 from companion.sanctions import apply_lift
 
@@ -517,3 +518,53 @@ def request_help(*, user: User, topic: str, text: str, language: str) -> Complai
 
 def help_requests_of(user: User) -> QuerySet[Complaint]:
     return Complaint.objects.filter(user=user, kind=ComplaintKind.HELP)
+
+
+# --- CN-DAT-02: a second approver before a minor's chat text is read under a ticket -------------------
+
+MINOR_ACCESS_HOURS = 24
+
+
+def message_of_minor(complaint: Complaint) -> bool:
+    """The ticket's message was written in a minor's conversation (minor by birth date or suspicion)."""
+    message = complaint.message
+    return message is not None and message.conversation.user.is_minor
+
+
+def minor_access_granted(complaint: Complaint, staff: User, now: dt.datetime) -> bool:
+    return MinorDataAccess.objects.filter(complaint=complaint, requester=staff, approved_at__isnull=False,
+                                          expires_at__gt=now).exists()
+
+
+@transaction.atomic(durable=True)
+def request_minor_access(*, staff: User, complaint_id: str, reason: str) -> MinorDataAccess:
+    """A compliance officer asks to read the minor's message this ticket is about; another must approve."""
+    complaint = _staff_complaint(staff, complaint_id)
+    if not message_of_minor(complaint):
+        raise ComplaintRefused("not_minor", gettext("This ticket's message is not a minor's: no approval is needed."))
+    reason = _clean_text(reason)[:300]
+    if not reason:
+        raise ComplaintRefused("reason", gettext("Say why you need to read it."))
+    if MinorDataAccess.objects.filter(complaint=complaint, requester=staff, approved_at__isnull=True).exists():
+        raise ComplaintRefused("pending", gettext("Your request is already waiting for a second officer."))
+    access = MinorDataAccess.objects.create(complaint=complaint, requester=staff, reason=reason)
+    _audit_step("data.minor_access_requested", staff, complaint, request=access.pk)
+    return access
+
+
+@transaction.atomic(durable=True)
+def approve_minor_access(*, staff: User, complaint_id: str, request_id: int) -> MinorDataAccess:
+    """A second compliance officer approves someone else's request, for MINOR_ACCESS_HOURS."""
+    complaint = _staff_complaint(staff, complaint_id)
+    access = (MinorDataAccess.objects.select_for_update()
+              .filter(pk=request_id, complaint=complaint, approved_at__isnull=True).first())
+    if access is None:
+        raise ComplaintRefused("not_found", gettext("No such request waiting for approval."))
+    if access.requester_id == staff.pk:
+        raise ComplaintRefused("own_request", gettext("Another officer must approve your request."))
+    now = timezone.now()
+    access.approver, access.approved_at = staff, now
+    access.expires_at = now + dt.timedelta(hours=MINOR_ACCESS_HOURS)
+    access.save(update_fields=["approver", "approved_at", "expires_at"])
+    _audit_step("data.minor_access_approved", staff, complaint, request=access.pk, requester=access.requester_id)
+    return access

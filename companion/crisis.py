@@ -146,7 +146,7 @@ def handle_risk(*, user: User, conversation: Conversation, message: Message, ver
     now = timezone.now()
     case = open_case_of(user, lock=True)
     takeover = takeover_required(verdict, settings.CN_REGIME)
-    opened, reopened = False, False
+    opened, reopened, raised = False, False, False
     if case is None:
         case = CrisisCase.objects.create(
             user=user, conversation=conversation, trigger=message, level=verdict.level,
@@ -164,6 +164,7 @@ def handle_risk(*, user: User, conversation: Conversation, message: Message, ver
                    message=str(message.public_id))
             case.level = verdict.level
             changed.append("level")
+            raised = True
         if case.status == CaseStatus.HANDED_BACK:
             # Back with the AI but still open: a new high-risk message brings the team back at once.
             case.status, case.claimed_by, case.claimed_at = CaseStatus.WAITING, None, None
@@ -181,6 +182,11 @@ def handle_risk(*, user: User, conversation: Conversation, message: Message, ver
 
     reply = _reply_for(user, verdict.level, verdict.categories, language)
     text = reply.text
+    if raised:  # CN-MIN-07, CN-CRI-07: the level rose within the open case: the contacts hear it, once per level
+        notified = notify_safety_concern(user=user, event_key=f"case:{case.public_id}:level:{case.level}",
+                                         level=case.level)
+        record_case_event(case, CaseEventKind.CONTACTS_NOTIFIED, notifications=len(notified),
+                          contacts=len({n.contact_id for n in notified if n.contact_id}), level=case.level)
     if opened:  # CN-CRI-07: guardian / emergency contacts, once per case (the task is idempotent too)
         notified = notify_safety_concern(user=user, event_key=f"case:{case.public_id}", level=case.level)
         case.contacts_notified = len({n.contact_id for n in notified if n.contact_id})

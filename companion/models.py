@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -740,3 +740,24 @@ class SpendingControl(models.Model):
     class Meta:
         verbose_name = _("spending control")
         verbose_name_plural = _("spending controls")
+
+
+class MinorDataAccess(models.Model):
+    """CN-DAT-02: a staff member's request to read a minor's chat message under a ticket, and the
+    second staff member's approval. The text shows only to the requester, only once another
+    compliance officer approved, and only until `expires_at`. Crisis cases are exempt: the safety
+    team reads a case at once (CN-CRI-05), each read audited."""
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="minor_access")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(_("why you need to read it"), max_length=300)
+    requested_at = models.DateTimeField(default=timezone.now)
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(approver=F("requester")), name="minor_access_two_people")]
+        verbose_name = _("minor data access")
+        verbose_name_plural = _("minor data accesses")

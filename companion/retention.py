@@ -126,6 +126,7 @@ POLICIES: tuple[Policy, ...] = (
            "CN-MIN-06: record of each appeal and decision"),
     Policy("accounts.MinorsAuditSignOff", "kept: one row a year of counts, no personal information",
            "CN-MIN-15: the signed yearly audit is the record reported to the authorities"),
+    Policy("companion.MinorDataAccess", "with its complaint", "CN-DAT-02: who asked to read a minor's message, who approved"),
     Policy("companion.Character", "while offered, then kept as the service record", "CN-EMO-08 review records"),
     Policy("companion.Conversation", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05 (privacy centre)"),
     Policy("companion.Message", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05; encrypted at rest (CN-DAT-01)"),

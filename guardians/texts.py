@@ -143,6 +143,7 @@ def weekly_summary(*, summary, display_name: str, contact_name: str, link: str, 
             gettext("Risk signals in their messages: %(count)d") % {"count": summary.risk_total}
             + (f" ({risks})" if risks else ""),
             gettext("Safety cases opened: %(count)d") % {"count": summary.cases},
+            gettext("Spent (purchases less refunds): %(amount)s") % {"amount": summary.spent},
         ]
         opening = gettext("This is how %(name)s used %(service)s from %(first)s to %(last)s (Beijing time):") % values
         more = gettext("Daily figures and charts are in the guardian portal: %(link)s") % values

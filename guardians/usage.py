@@ -21,7 +21,8 @@ from django.urls import reverse
 
 from accounts import audit
 from accounts.models import User
-from companion.models import Author, CrisisCase, DailyUsage, Message, Reminder, ReminderKind
+from companion.models import (Author, CrisisCase, DailyUsage, LedgerEntry, LedgerKind, Message, Reminder,
+                              ReminderKind)
 from companion.privacy import PrivacyRefused, delete_all_conversations
 from guardians import tasks
 from guardians.models import Channel, Contact, ContactKind, Notification
@@ -138,6 +139,11 @@ class Summary:
     reminders: tuple[tuple[str, int], ...]  # (kind's label, pop-ups shown)
     risks: tuple[tuple[str, int], ...]  # (level's label, the minor's messages screened at that level)
     cases: int  # safety cases opened for the minor
+    spent_fen: int = 0  # purchases less refunds of them in the period (CN-MIN-11's ledger)
+
+    @property
+    def spent(self) -> str:
+        return f"¥{self.spent_fen // 100}" if self.spent_fen % 100 == 0 else f"¥{self.spent_fen / 100:.2f}"
 
     @property
     def minutes(self) -> int:
@@ -191,10 +197,14 @@ def usage_summary(user: User, first: dt.date, last: dt.date, *, language: str) -
                   .annotate(count=Count("id")).values_list("risk_level", "count"))
     cases = CrisisCase.objects.filter(user=user, opened_at__gte=start, opened_at__lt=end).count()
     total = DailyUsage.objects.filter(user=user, day__range=(first, last)).aggregate(total=Sum("seconds"))["total"]
+    money = dict(LedgerEntry.objects.filter(wallet__user=user, kind__in=(LedgerKind.PURCHASE, LedgerKind.REFUND),
+                                            created_at__gte=start, created_at__lt=end)
+                 .order_by().values("kind").annotate(total=Sum("amount_fen")).values_list("kind", "total"))
     return Summary(
         first=first, last=last, days=days, seconds=total or 0.0, characters=characters,
         reminders=tuple((str(ReminderKind(kind).label), kinds[kind]) for kind in LIMIT_REMINDERS if kind in kinds),
-        risks=tuple((level_label(level), levels[level]) for level in RISK_LEVELS if level in levels), cases=cases)
+        risks=tuple((level_label(level), levels[level]) for level in RISK_LEVELS if level in levels), cases=cases,
+        spent_fen=money.get(LedgerKind.PURCHASE, 0) - money.get(LedgerKind.REFUND, 0))
 
 
 def _consenting_guardian_contacts() -> QuerySet[Contact]:

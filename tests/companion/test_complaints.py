@@ -321,3 +321,50 @@ def test_monthly_statistics_equal_the_ticket_table(officer):
     assert stats["overdue"] == 1  # the self-harm report nobody took up within the hour
     page = client_for(officer).get(reverse("complaint_staff_list")).content.decode()
     assert 'data-testid="stat-total">4<' in page
+
+
+# --- CN-DAT-02: a second approver before staff read a minor's message -------------------------------
+
+def test_reading_a_minors_reported_message_needs_a_second_officers_approval(officer):
+    second = staff("compliance", username="officer2", email="officer2@example.com")
+    child = UserFactory(birth_date=timezone.localdate() - dt.timedelta(days=365 * 15 + 30))
+    reply = ai_reply(child, text="A secret the child was told.")
+    client_for(child).post(reverse("complaint_new"), {
+        "kind": "report", "target": "reply", "category": "harmful_reply", "message": str(reply.public_id),
+        "text": REPORT_TEXT})
+    complaint = Complaint.objects.get()
+    url = reverse("complaint_staff_detail", args=[complaint.public_id])
+    first_client, second_client = client_for(officer), client_for(second)
+    page = first_client.get(url).content.decode()
+    assert "A secret the child was told." not in page and 'data-testid="minor-message-hidden"' in page
+    action = lambda client, name, data: client.post(  # noqa: E731
+        reverse("complaint_staff_action", args=[complaint.public_id, name]), data)
+    action(first_client, "request-access", {"reason": ""})  # a reason is needed
+    assert not complaint.minor_access.exists()
+    action(first_client, "request-access", {"reason": "Check whether the reply broke the rules."})
+    access = complaint.minor_access.get()
+    action(first_client, "approve-access", {"request": access.pk})  # not one's own request
+    access.refresh_from_db()
+    assert access.approved_at is None
+    assert "A secret the child was told." not in first_client.get(url).content.decode()
+    action(second_client, "approve-access", {"request": access.pk})
+    access.refresh_from_db()
+    assert access.approver == second and access.expires_at > timezone.now()
+    assert "A secret the child was told." in first_client.get(url).content.decode()
+    assert "A secret the child was told." not in second_client.get(url).content.decode()  # the approver did not ask
+    assert client_for(staff("regulator")).get(url).content.decode().count("A secret the child was told.") == 0
+    actions = list(AuditEvent.objects.filter(subject_id=str(complaint.public_id)).values_list("action", "actor_id"))
+    assert ("data.minor_access_requested", officer.pk) in actions and ("data.minor_access_approved", second.pk) in actions
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=25)):
+        assert "A secret the child was told." not in first_client.get(url).content.decode()  # 24 hours only
+
+
+def test_an_adults_reported_message_is_shown_without_a_second_approver(officer):
+    adult = UserFactory()
+    reply = ai_reply(adult, text="A reply to an adult.")
+    client_for(adult).post(reverse("complaint_new"), {
+        "kind": "report", "target": "reply", "category": "harmful_reply", "message": str(reply.public_id),
+        "text": REPORT_TEXT})
+    complaint = Complaint.objects.get()
+    page = client_for(officer).get(reverse("complaint_staff_detail", args=[complaint.public_id])).content.decode()
+    assert "A reply to an adult." in page and 'data-testid="minor-message-hidden"' not in page

@@ -18,6 +18,7 @@ from companion.models import (
     Message,
     Mode,
 )
+from guardians.models import Notification
 from guardians.services import add_contact
 from tests.fixtures import confirm_guardian, UserFactory, frames_until, join, open_console
 
@@ -323,6 +324,39 @@ async def test_guardian_and_emergency_contact_are_told_once_and_the_user_knows(d
         assert "pills" not in mail.body and "die" not in mail.body
     case = await db(lambda: CrisisCase.objects.get(user=teen))
     assert case.contacts_notified == 2
+    await chat.disconnect()
+
+
+async def test_a_case_that_becomes_a_crisis_tells_the_guardian_again_once(demo, mailoutbox):
+    """CN-MIN-07: a real-time alert per level: the guardian hears when a case opens at high risk and
+    again, once, when it rises to crisis; more messages at the same level send nothing."""
+    def teen_with_guardian():
+        teen = UserFactory(language="en", birth_date=dt.date.today() - dt.timedelta(days=365 * 15 + 30),
+                           contacts=False)
+        guardian = add_contact(user=teen, kind="guardian", name="Mum", email="mum@example.com",
+                               phone="+8613800138001", language="en")
+        confirm_guardian(guardian, UserFactory(email="mum@example.com"))
+        return teen
+
+    teen = await db(teen_with_guardian)
+    mailoutbox.clear()
+    chat, _, _ = await join(teen)
+    await say(chat, "I keep thinking about ending it", "h1")
+    await until(chat, lambda f: f["type"] == "message_end")
+    case = await db(lambda: CrisisCase.objects.get(user=teen))
+    assert case.level == "high_risk" and [m.to for m in mailoutbox] == [["mum@example.com"]]
+    await say(chat, CRISIS_EN, "c1")
+    await until(chat, lambda f: f["type"] == "message_end")
+    await say(chat, "I really mean it, the pills are ready and I'm doing it tonight", "c2")
+    await until(chat, lambda f: f["type"] == "message_end")
+    case = await db(lambda: CrisisCase.objects.get(user=teen))
+    assert case.level == "crisis"
+    assert [m.to for m in mailoutbox] == [["mum@example.com"], ["mum@example.com"]]
+    assert "rit" in mailoutbox[1].subject.lower() or "crisis" in mailoutbox[1].body.lower()
+    assert all("pills" not in m.body for m in mailoutbox)
+    keys = await db(lambda: sorted(set(Notification.objects.filter(user=teen, event_key__startswith="case:")
+                                       .values_list("event_key", flat=True))))
+    assert keys == [f"case:{case.public_id}", f"case:{case.public_id}:level:crisis"]
     await chat.disconnect()
 
 

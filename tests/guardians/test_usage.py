@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core import mail
 
 from accounts.models import AuditEvent, User
-from companion.models import (Author, Character, Conversation, CrisisCase, DailyUsage, Message, Reminder,
-                              ReminderKind)
+from companion.models import (Author, Character, Conversation, CrisisCase, DailyUsage, LedgerEntry, Message, Reminder,
+                              ReminderKind, Wallet)
 from guardians import usage
 from guardians.models import Contact, ContactKind, Notification
 from guardians.tasks import send_weekly_summaries
@@ -114,6 +114,12 @@ def history(demo):
                                        text="limit")
     Reminder.objects.create(user=child, kind=ReminderKind.DISCLOSURE, key="start:day:2026-11-20", text="AI")
     Reminder.objects.filter(user=child).update(created_at=day_at(dt.date(2026, 11, 20)))
+    # CN-MIN-11's ledger: ¥30 and ¥12 bought in the last complete week, the ¥30 refunded; ¥6 the week before.
+    wallet = Wallet.objects.create(user=child, balance_fen=1000)
+    for key, kind, fen, day in (("p1", "purchase", 3000, 17), ("p2", "purchase", 1200, 20), ("r1", "refund", 3000, 21),
+                                ("p0", "purchase", 600, 10)):
+        LedgerEntry.objects.create(wallet=wallet, kind=kind, amount_fen=fen, idempotency_key=key,
+                                   created_at=day_at(dt.date(2026, 11, day)))
     case = CrisisCase.objects.create(user=child, conversation=Conversation.objects.filter(user=child).first(),
                                      level="high_risk", sla_deadline=NOW, status="resolved")
     CrisisCase.objects.filter(pk=case.pk).update(opened_at=day_at(dt.date(2026, 11, 21)))
@@ -227,6 +233,8 @@ def test_weekly_totals_in_the_email_equal_the_server_usage_records_and_the_porta
     assert figure(english.body, "Messages sent:") == "3" and figure(english.body, "Days with chat:") == "3"
     assert f"{FRIEND} (2), {MENTOR} (1)" in english.body
     assert figure(english.body, "Safety cases opened:") == "1"
+    assert "Spent (purchases less refunds): ¥12" in english.body  # purchases less refunds, that week only
+    assert totals(page, "weeks")["total-spent"] == "¥18"  # the last 4 weeks: ¥6 + ¥12
     assert f"{settings.COMPANION_SITE_URL.rstrip('/')}/guardian/wards/{contact.pk}/usage/" in english.body
     assert "2026-11-16" in english.subject and "2026-11-22" in english.subject
     chinese = next(message for message in mail.outbox if message.to == ["guardian-2@example.net"])
