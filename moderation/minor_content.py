@@ -10,8 +10,9 @@ harmful or that staying up late is bad for you:
 - `gambling`: betting, casinos, lottery or loot-box spending ("place a bet", "赌一把");
 - `dangerous_stunt`: risky challenges and dares ("blackout challenge", "从楼上跳下来试试");
 - `gore`: graphic injury and horror ("blood gushing", "血肉模糊");
+- `sexual`: statements urging sexual conduct the main screen lets through for adults ("have sex",
+  "touch yourself", "上床"; US-CA-04); explicit content is blocked for everyone by the main screen;
 - `bad_habit`: nights without sleep, skipping school, hiding things from parents ("通宵", "skip school").
-Sexual content for minors is the main screen's job (`sexual`, `minor_sexual`): it blocks for everyone.
 """
 from __future__ import annotations
 
@@ -57,6 +58,12 @@ _RULES: dict[str, tuple[str, ...]] = {
         r"\b(?:blood (?:gushing|spurting|everywhere|splattered)|guts (?:spilled|spilling|hanging)|dismember\w*|"
         r"decapitat\w*|disembowel\w*|mutilat\w*|ripped (?:his|her|their) (?:face|eyes|throat) (?:off|out)|gore)\b",
         r"血肉模糊|肠子流|开膛破肚|肢解|断头|碎尸|挖出(?:眼睛|眼珠|心脏)|鲜血(?:喷|四溅|直流)",
+    ),
+    # US-CA-04, CN-MIN-12: statements urging sexual conduct, beyond what the main screen blocks for everyone.
+    "sexual": (
+        r"\b(?:have|having) sex\b|\bmake love\b|\btouch yourself\b|\bturn(?:s|ed)? me on\b|\bhorny\b|\bsexy\b"
+        r"|\b(?:get|go) (?:to|in) bed (?:with|together)\b|\bsleep with me\b|\bsend (?:me )?(?:a )?(?:pic|photo|selfie) of your body\b",
+        r"做爱|上床|发生关系|摸(?:摸)?(?:你|我)的身体|性感|好色|发(?:张|一张)?(?:身材|私密)照",
     ),
     "bad_habit": (
         r"\b(?:stay up all night|pull an all-nighter|skip (?:school|class|classes)|ditch (?:school|class)|"

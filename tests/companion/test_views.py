@@ -23,6 +23,18 @@ def test_home_lists_characters_with_ai_badges(client, demo):
     assert "may not be suitable for some minors" in page  # US-CA-05
 
 
+@pytest.mark.parametrize("language, text", [("en", "may not be suitable for some minors"), ("zh-hans", None)])
+def test_the_sign_up_page_itself_says_companions_may_not_suit_some_minors(client, language, text):
+    """US-CA-05: on the sign-up page (above the form) and in the footer of every page."""
+    from django.utils import translation
+    with translation.override(language):
+        expected = text or translation.gettext("Companion chatbots may not be suitable for some minors.")
+    page = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    notice = page.split('data-testid="minors-suitability">')[1].split("</p>")[0]
+    assert expected in notice and page.count(expected) == 2  # the notice and the footer
+    assert 'data-testid="minors-suitability"' not in client.get("/accounts/login/").content.decode()
+
+
 def test_home_hides_adult_only_characters_from_minors(client, demo):
     client.force_login(User.objects.get(username="minor13"))
     page = client.get("/").content.decode()
