@@ -41,20 +41,22 @@ def test_only_consenting_adults_appear_and_withdrawal_is_honoured_at_extraction(
     adult, withdrawn, never = UserFactory(username="ada"), UserFactory(username="wil"), UserFactory(username="nev")
     minor = UserFactory(username="min", birth_date=timezone.localdate() - dt.timedelta(days=365 * 15 + 10))
     crisis = UserFactory(username="cri")
-    for user in (adult, withdrawn, minor, crisis):
+    suspected = UserFactory(username="sus", minor_mode_since=timezone.now())  # CN-MIN-05, CN-MIN-13
+    for user in (adult, withdrawn, minor, crisis, suspected):
         opt_in(user)
     update_consents(user=withdrawn, granted={"training": False}, source="privacy_centre")
     chat(adult, "I felt lonely today; mail me at ada@example.com or call 13800138000.")
     chat(withdrawn, "withdrawn-canary")
     chat(never, "never-canary")
     chat(minor, "minor-canary")
+    chat(suspected, "suspected-canary")
     crisis_conversation = chat(crisis, "crisis-canary")
     CrisisCase.objects.create(user=crisis, conversation=crisis_conversation, level="crisis",
                               sla_deadline=timezone.now())
 
     rows, manifest = extract(tmp_path)
     text = (tmp_path / "conversations.jsonl").read_text(encoding="utf-8")
-    for canary in ("withdrawn-canary", "never-canary", "minor-canary", "crisis-canary", "operator line 0042",
+    for canary in ("withdrawn-canary", "never-canary", "minor-canary", "suspected-canary", "crisis-canary", "operator line 0042",
                    "ada@example.com", "13800138000", "ada", str(adult.pk) + '"'):
         assert canary not in text, canary
     assert len(rows) == 1
@@ -63,7 +65,7 @@ def test_only_consenting_adults_appear_and_withdrawal_is_honoured_at_extraction(
     counts = manifest["counts"]
     assert counts["users_included"] - base["users_included"] == 2  # ada and cri...
     assert counts["conversations"] == 1  # ...but the crisis user's chat is left out
-    assert counts["excluded"]["minor"] == 1 and counts["excluded"]["no_consent"] - base["excluded"]["no_consent"] == 1
+    assert counts["excluded"]["minor"] == 2 and counts["excluded"]["no_consent"] - base["excluded"]["no_consent"] == 1
     assert counts["conversations_with_crisis_cases"] == 1
     assert manifest["files"]["conversations.jsonl"]["sha256"] == hashlib.sha256(text.encode()).hexdigest()
     assert manifest["consent_version"] == settings.ACCOUNTS_POLICY_VERSIONS["training"]
