@@ -109,6 +109,7 @@ ACTIONS = {
     "data.minors_audit_built": _("Minors' personal-information audit pack built"),
     "data.minor_access_requested": _("Asked to read a minor's message (second approver needed)"),
     "data.minor_access_approved": _("Approved reading a minor's message"),
+    "data.impact_assessment_recorded": _("Personal-information impact assessment recorded"),
     "data.minors_audit_signed": _("Minors' personal-information audit signed off"),
     "data.minors_audit_reminded": _("Minors' personal-information audit reminder sent"),
     "minor_mode.switched_on": _("Minor mode switched on: suspected minor"),

@@ -761,3 +761,26 @@ class MinorDataAccess(models.Model):
         constraints = [models.CheckConstraint(condition=~Q(approver=F("requester")), name="minor_access_two_people")]
         verbose_name = _("minor data access")
         verbose_name_plural = _("minor data accesses")
+
+
+class SensitiveFeature(models.TextChoices):
+    """CN-DAT-10: processing that needs a personal-information impact assessment (PIPL 55-56) first."""
+    REMOTE_MODERATION = "remote_moderation", _("Remote screening services read users' messages (entrusted processing)")
+    TRAINING_EXPORT = "training_export", _("Consenting adults' chats extracted for model training (providing data)")
+
+
+class ImpactAssessment(models.Model):
+    """A personal-information impact assessment of one sensitive feature, recorded by a compliance
+    officer (CN-DAT-10). The feature works only while its newest assessment is in force."""
+    feature = models.CharField(_("feature"), max_length=20, choices=SensitiveFeature.choices)
+    summary = models.TextField(_("purpose, data and recipients"))
+    risks = models.TextField(_("risks to the people concerned"))
+    measures = models.TextField(_("protective measures"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    review_by = models.DateField(_("review by"))
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name = _("impact assessment")
+        verbose_name_plural = _("impact assessments")

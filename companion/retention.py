@@ -127,6 +127,7 @@ POLICIES: tuple[Policy, ...] = (
     Policy("accounts.MinorsAuditSignOff", "kept: one row a year of counts, no personal information",
            "CN-MIN-15: the signed yearly audit is the record reported to the authorities"),
     Policy("companion.MinorDataAccess", "with its complaint", "CN-DAT-02: who asked to read a minor's message, who approved"),
+    Policy("companion.ImpactAssessment", "kept: the record of each assessment", "CN-DAT-10; PIPL art. 56: at least three years"),
     Policy("companion.Character", "while offered, then kept as the service record", "CN-EMO-08 review records"),
     Policy("companion.Conversation", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05 (privacy centre)"),
     Policy("companion.Message", UNTIL_DELETION, "PIPL art. 19 / CN-DAT-05; encrypted at rest (CN-DAT-01)"),

@@ -24,7 +24,8 @@ from django.utils import timezone
 from accounts import audit
 from accounts.consents import current_version, has_training_consent
 from accounts.models import ConsentPurpose, User
-from companion.models import Author, Conversation, CrisisCase, DrillRun, MessageStatus
+from companion.assessments import in_force
+from companion.models import Author, Conversation, CrisisCase, DrillRun, MessageStatus, SensitiveFeature
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Mainland mobile numbers and other long digit runs (ID numbers, bank cards, landlines).
@@ -64,9 +65,16 @@ def _exclusion(user: User, drill_ids: set[int]) -> str | None:
     return None
 
 
+class NoImpactAssessment(Exception):
+    """CN-DAT-10: the training extract provides data to others; it needs an assessment in force."""
+
+
 def export_training_data(*, output_dir: Path, since: dt.date | None = None) -> ExtractReport:
     """Write `conversations.jsonl` and `manifest.json` into `output_dir` (created if missing) and
-    record the extract in the audit log (counts only)."""
+    record the extract in the audit log (counts only). Raises NoImpactAssessment when no impact
+    assessment of the extract is in force (CN-DAT-10)."""
+    if not in_force(SensitiveFeature.TRAINING_EXPORT):
+        raise NoImpactAssessment
     output_dir.mkdir(parents=True, exist_ok=True)
     data_path, manifest_path = output_dir / "conversations.jsonl", output_dir / "manifest.json"
     report = ExtractReport()

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import legal, phone_verification, privacy_centre, profile, reconsent, set_language
-from companion import complaint_views, elderly_views, minor_mode_views, notice_views, privacy_views, views, wallet_views
+from companion import assessment_views, complaint_views, elderly_views, minor_mode_views, notice_views, privacy_views, views, wallet_views
 from companion.regulator import site as regulator_site
 from moderation.urls import public_urlpatterns
 
@@ -39,6 +39,7 @@ urlpatterns = [
     path("compliance/minor-appeals/<uuid:public_id>/", minor_mode_views.staff_detail, name="minor_appeal_staff_detail"),
     path("compliance/minor-appeals/<uuid:public_id>/decide/", minor_mode_views.staff_decide,
          name="minor_appeal_staff_decide"),
+    path("compliance/assessments/", assessment_views.assessments_page, name="assessments"),  # CN-DAT-10
     path("compliance/minors-audit/", minor_mode_views.minors_audit_page, name="minors_audit"),  # CN-MIN-15
     path("legal/<slug:document>/", legal, name="legal"),
     # CN-REG-04: the texted code after sign-up, before allauth's own accounts/ paths.

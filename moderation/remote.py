@@ -24,6 +24,7 @@ run after the offline stages, which always decide on their own too. Rules they k
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 import asyncio
 import json
 import logging
@@ -110,6 +111,16 @@ class CircuitBreaker:
                 self.open_until = time.monotonic() + self.cooldown
 
 
+# CN-DAT-10: whether remote screening may run now (an impact assessment in force). companion registers
+# its check at start-up (CompanionConfig.ready); until then, and in moderation's own use, it may.
+_gate: Callable[[], bool] = lambda: True
+
+
+def set_gate(gate: Callable[[], bool]) -> None:
+    global _gate
+    _gate = gate
+
+
 class RemoteStage(abc.ABC):
     """What both remote stages share: options, the deadline, the breaker and the logging."""
 
@@ -130,6 +141,8 @@ class RemoteStage(abc.ABC):
 
     def assess(self, item: ScreeningInput) -> Finding | None:
         if item.direction not in self.directions or not item.text.strip() or _in_event_loop():
+            return None
+        if not _gate():  # CN-DAT-10: no impact assessment in force: nothing leaves the service
             return None
         if not self.breaker.allow():
             return None

@@ -392,6 +392,9 @@ COMPANION_REMINDER_INTERVAL_CAP_MINUTES = (float(os.environ["COMPANION_REMINDER_
 COMPANION_HEARTBEAT_SECONDS = int(os.environ.get("COMPANION_HEARTBEAT_SECONDS", "60"))
 # CN-MIN-10: minors' default daily chat minutes by age (under 8, 8-15, 16-17), counted per Beijing day
 # on the server across devices; env "40,60,120". Guardians may only tighten these (not built yet).
+# CN-DAT-10: sensitive features (remote screening, the training extract) run only while a compliance
+# officer's personal-information impact assessment of them is in force (companion/assessments.py).
+COMPANION_IMPACT_ASSESSMENT_GATE = env_bool("COMPANION_IMPACT_ASSESSMENT_GATE", True)
 # CN-MIN-15: each year's minors' personal-information audit is signed off by this date ("MM-DD") of
 # the following year; the compliance officers are reminded 30 days before and when it is overdue.
 COMPANION_MINORS_AUDIT_DUE = os.environ.get("COMPANION_MINORS_AUDIT_DUE", "03-31")

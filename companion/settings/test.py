@@ -16,6 +16,9 @@ if REDIS_URL:
 # CN-MIN-10: many tests chat as minors at whatever the wall clock says; the rest-hours tests switch
 # the curfew on themselves (settings fixture + time_machine).
 COMPANION_MINOR_CURFEW = ""
+# CN-DAT-10: tests of remote screening and the training extract run without an assessment; the
+# gate's own tests turn it on.
+COMPANION_IMPACT_ASSESSMENT_GATE = False
 
 # --- Contacts and safety notifications (guardians) ---
 # Tasks run in-process even when REDIS_URL is set (CI): nothing would consume a test's queue. The

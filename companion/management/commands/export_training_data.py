@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from companion.training_export import export_training_data
+from companion.training_export import NoImpactAssessment, export_training_data
 
 
 class Command(BaseCommand):
@@ -21,6 +21,10 @@ class Command(BaseCommand):
             since_date = dt.date.fromisoformat(since) if since else None
         except ValueError:
             raise CommandError("--since takes a date, YYYY-MM-DD") from None
-        report = export_training_data(output_dir=Path(output), since=since_date)
+        try:
+            report = export_training_data(output_dir=Path(output), since=since_date)
+        except NoImpactAssessment:
+            raise CommandError("No personal-information impact assessment of the training extract is in force "
+                               "(CN-DAT-10): a compliance officer records one at /compliance/assessments/.") from None
         self.stdout.write(json.dumps({"users_included": report.users_included, "excluded": report.excluded,
                                       "conversations": report.conversations, "turns": report.turns}))
