@@ -234,6 +234,8 @@ class OpenAIProvider:
             timeout=openai.Timeout(timeout, connect=connect_timeout))
 
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
+        if not await _remote_model_assessed():  # CN-DAT-10: nothing goes to the model host without one
+            raise LLMUnavailable("no personal-information impact assessment of the remote model is in force")
         messages = [{"role": "system", "content": system_prompt(request)}]
         messages += [{"role": turn.role, "content": turn.content} for turn in request.history]
         try:
@@ -255,6 +257,17 @@ class OpenAIProvider:
             raise
         except Exception as error:  # OpenAIError, and transport failures the SDK does not wrap
             raise LLMUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+async def _remote_model_assessed() -> bool:
+    """CN-DAT-10: the remote model is entrusted processing; it runs only while a compliance officer's
+    impact assessment of it is in force (companion/assessments.py, cached for a minute)."""
+    if not settings.COMPANION_IMPACT_ASSESSMENT_GATE:
+        return True
+    from companion.asyncdb import in_db_thread
+    from companion.assessments import in_force
+    from companion.models import SensitiveFeature
+    return await in_db_thread(in_force)(SensitiveFeature.REMOTE_LLM)
 
 
 PROVIDERS = {"offline": "companion.llm.build_offline", "openai": "companion.llm.build_openai"}

@@ -765,6 +765,7 @@ class MinorDataAccess(models.Model):
 
 class SensitiveFeature(models.TextChoices):
     """CN-DAT-10: processing that needs a personal-information impact assessment (PIPL 55-56) first."""
+    REMOTE_LLM = "remote_llm", _("A model host outside the service writes the replies (entrusted processing)")
     REMOTE_MODERATION = "remote_moderation", _("Remote screening services read users' messages (entrusted processing)")
     TRAINING_EXPORT = "training_export", _("Consenting adults' chats extracted for model training (providing data)")
 

@@ -24,6 +24,7 @@ from accounts.models import User
 from companion.models import (Author, CrisisCase, DailyUsage, LedgerEntry, LedgerKind, Message, Reminder,
                               ReminderKind)
 from companion.privacy import PrivacyRefused, delete_all_conversations
+from companion.wallet import format_yuan
 from guardians import tasks
 from guardians.models import Channel, Contact, ContactKind, Notification
 from guardians.selectors import ContactNotFound, access_ward_by_id
@@ -143,7 +144,7 @@ class Summary:
 
     @property
     def spent(self) -> str:
-        return f"¥{self.spent_fen // 100}" if self.spent_fen % 100 == 0 else f"¥{self.spent_fen / 100:.2f}"
+        return format_yuan(self.spent_fen)
 
     @property
     def minutes(self) -> int:

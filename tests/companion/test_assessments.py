@@ -74,3 +74,27 @@ def test_the_page_shows_each_features_state_and_only_officers_record(demo, langu
     page = client_for(officer, language).get("/compliance/assessments/").content.decode()
     assert 'data-feature="remote_moderation" data-in-force="yes"' in page
     assert 'data-feature="training_export" data-in-force="no"' in page
+
+
+async def test_the_remote_model_gets_nothing_until_its_assessment_is_recorded(demo, fake_openai):
+    """The chat model host is entrusted processing: without an assessment the reply fails as
+    `llm_unavailable` and the model gets no request; once recorded, replies stream."""
+    from channels.db import database_sync_to_async
+
+    from tests.fixtures import UserFactory, frames_until, join
+
+    adult = await database_sync_to_async(UserFactory)()
+    communicator, _, _ = await join(adult)
+    await communicator.send_json_to({"type": "message", "text": "Hello?", "client_id": "a1"})
+    frames = await frames_until(communicator, "message_end")
+    assert any(f["type"] == "error" and f["code"] == "llm_unavailable" for f in frames)
+    assert frames[-1]["status"] == "failed" and fake_openai.requests == []
+    officer = await database_sync_to_async(staff)("compliance")
+    response = await database_sync_to_async(lambda: record(client_for(officer), "remote_llm",
+                                                           timezone.localdate() + dt.timedelta(days=90)))()
+    assert response.status_code == 302
+    fake_openai.scripts.append(Script(chunks=["Hello, ", "friend."]))
+    await communicator.send_json_to({"type": "message", "text": "Hello again?", "client_id": "a2"})
+    frames = await frames_until(communicator, "message_end")
+    assert frames[-1]["status"] == "complete" and len(fake_openai.requests) == 1
+    await communicator.disconnect()
