@@ -79,3 +79,14 @@ def test_minor_never_sees_or_opens_adult_only_characters(new_context):
     for slug in ("partner", "family"):
         response = page.goto(f"/chat/{slug}/")
         assert response is not None and response.status == 404, f"/chat/{slug}/ answered {response and response.status}"
+    # CN-MIN-02: opening their socket directly (not through the page) is refused too.
+    page.goto("/")
+    for slug in ("partner", "family"):
+        outcome = page.evaluate("""(slug) => new Promise((resolve) => {
+            const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host
+                                     + "/ws/chat/" + slug + "/");
+            const frames = [];
+            ws.addEventListener("message", (event) => frames.push(JSON.parse(event.data)));
+            ws.addEventListener("close", (event) => resolve({frames, code: event.code}));
+        })""", slug)
+        assert outcome == {"frames": [{"type": "closed", "reason": "blocked"}], "code": 4403}, outcome
