@@ -49,13 +49,20 @@ def note_age_cue(*, user: User, text: str) -> bool:
     if not cues_switch(weight for _, weight, _ in window):
         return False
     ages = [age for _, _, age in window if age is not None]
-    switched = User.objects.filter(pk=user.pk, minor_mode_since__isnull=True).update(
-        minor_mode_since=now, minor_mode_age=min(ages) if ages else None)
-    if not switched:
-        return False  # another message of the same person switched it a moment ago
-    user.minor_mode_since, user.minor_mode_age = now, (min(ages) if ages else None)
-    audit.record("minor_mode.switched_on", actor=None, subject_type="user", subject_id=user.pk,
-                 data={"cues": sorted({kind for kind, _, _ in window}), "age": user.minor_mode_age})
+    return _switch_on(user, actor=None, age=min(ages) if ages else None, chosen=False,
+                      cues=sorted({kind for kind, _, _ in window}))
+
+
+def _switch_on(user: User, *, actor: User | None, age: int | None, chosen: bool, cues: list[str]) -> bool:
+    """Turn minor mode on unless it already is (a concurrent message may have won), audit it, and
+    after commit tell companion to end the person's open chats. True when it switched now."""
+    now = timezone.now()
+    if not User.objects.filter(pk=user.pk, minor_mode_since__isnull=True).update(
+            minor_mode_since=now, minor_mode_age=age, minor_mode_chosen=chosen):
+        return False
+    user.minor_mode_since, user.minor_mode_age, user.minor_mode_chosen = now, age, chosen
+    audit.record("minor_mode.switched_on", actor=actor, subject_type="user", subject_id=user.pk,
+                 data={"cues": cues, "age": age})
     user_id = user.pk
     transaction.on_commit(lambda: minor_mode_switched_on.send(sender=User, user_id=user_id))
     return True
@@ -67,16 +74,7 @@ def choose_minor_mode(*, user: User) -> bool:
     child's device). Like a switch by suspicion it ends only by a granted appeal. False if it was on."""
     if user.is_minor or is_staff_account(user):
         return False
-    now = timezone.now()
-    if not User.objects.filter(pk=user.pk, minor_mode_since__isnull=True).update(minor_mode_since=now,
-                                                                                 minor_mode_chosen=True):
-        return False
-    user.minor_mode_since, user.minor_mode_chosen = now, True
-    audit.record("minor_mode.switched_on", actor=user, subject_type="user", subject_id=user.pk,
-                 data={"cues": ["chosen"], "age": None})
-    user_id = user.pk
-    transaction.on_commit(lambda: minor_mode_switched_on.send(sender=User, user_id=user_id))
-    return True
+    return _switch_on(user, actor=user, age=None, chosen=True, cues=["chosen"])
 
 
 @transaction.atomic(durable=True)

@@ -80,14 +80,18 @@ _ID_CHECK = "10X98765432"
 _ID_FORM = re.compile(r"\d{17}[\dX]")
 
 
+def resident_id_check_character(body: str) -> str:
+    """The 18th character of a resident ID number whose first 17 digits are `body` (GB 11643-1999)."""
+    return _ID_CHECK[sum(int(digit) * weight for digit, weight in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
 def resident_id_birth_date(number: str) -> dt.date | None:
     """The birth date in an 18-character PRC resident ID number (GB 11643-1999) whose check
     character is right, or None if it cannot be one. Only the form is checked, not the register."""
     text = (number or "").strip().upper().replace(" ", "")
     if not _ID_FORM.fullmatch(text):
         return None
-    total = sum(int(digit) * weight for digit, weight in zip(text[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != text[17]:
+    if resident_id_check_character(text[:17]) != text[17]:
         return None
     try:
         return dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
@@ -106,18 +110,24 @@ def id_check(id_birth_date: dt.date | None, account_birth_date: dt.date | None, 
     return "mismatch"
 
 
+def working_days_after(moment: dt.datetime, days: int) -> dt.datetime:
+    """`days` working days (Monday to Friday) after `moment`, same clock time; public holidays are
+    not modelled. The one count of working days: complaints' deadlines use it too."""
+    added = 0
+    while added < days:
+        moment += dt.timedelta(days=1)
+        if moment.weekday() < 5:
+            added += 1
+    return moment
+
+
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
-    """`days` working days (Monday to Friday) after `start`, at the same time of day; a start on a
-    weekend counts from the next Monday. Public holidays are not modelled (docs/decisions.md)."""
+    """CN-MIN-06's deadline: `days` working days after `start`; a start on a weekend counts from the
+    next Monday's first moment (docs/decisions.md D-38)."""
     moment = start
     while moment.weekday() >= 5:
         moment = (moment + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    left = days
-    while left:
-        moment += dt.timedelta(days=1)
-        if moment.weekday() < 5:
-            left -= 1
-    return moment
+    return working_days_after(moment, days)
 
 
 def cues_switch(weights: Iterable[float], threshold: float = 1.0) -> bool:

@@ -12,9 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from companion import assessments
-from companion.complaints import may_handle_complaints, may_read_complaints
 from companion.models import SensitiveFeature
-from companion.staff_pages import compliance_gate
+from companion.staff_pages import officer_gate
 
 
 class AssessmentForm(forms.Form):
@@ -34,8 +33,7 @@ class AssessmentForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 def assessments_page(request):
-    if (refused := compliance_gate(request, write=request.method == "POST", may_write=may_handle_complaints,
-                                   may_read=may_read_complaints)) is not None:
+    if (refused := officer_gate(request, write=request.method == "POST")) is not None:
         return refused
     form = AssessmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

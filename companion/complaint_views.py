@@ -29,7 +29,7 @@ from companion.complaint_forms import (
 )
 from companion.models import Complaint, ComplaintKind, ComplaintTarget, Message
 from companion.reports import month_bounds
-from companion.staff_pages import compliance_gate
+from companion.staff_pages import officer_gate
 
 PAGE_SIZE = 50
 
@@ -115,13 +115,9 @@ def complaint_status(request, public_id):
 
 # --- staff ----------------------------------------------------------------------------------------
 
-def _staff(request, *, write: bool):
-    return compliance_gate(request, write=write, may_write=complaints.may_handle_complaints, may_read=complaints.may_read_complaints)
-
-
 @require_GET
 def staff_list(request):
-    if (refused := _staff(request, write=False)) is not None:
+    if (refused := officer_gate(request, write=False)) is not None:
         return refused
     form = StaffFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -143,7 +139,7 @@ def staff_list(request):
 def staff_detail(request, public_id):
     """The ticket, the message it is about (a staff read of chat text with a case reference,
     CN-DAT-02: recorded in the audit log) and its history."""
-    if (refused := _staff(request, write=False)) is not None:
+    if (refused := officer_gate(request, write=False)) is not None:
         return refused
     complaint = (Complaint.objects.select_related("user", "character", "sanction", "message", "assignee",
                                                   "answered_by", "resolved_by").filter(public_id=public_id).first())
@@ -193,7 +189,7 @@ DONE_MESSAGES = {"assign": _("You have taken this up."), "answer": _("Answer sen
 
 @require_POST
 def staff_action(request, public_id, action: str):
-    if (refused := _staff(request, write=True)) is not None:
+    if (refused := officer_gate(request, write=True)) is not None:
         return refused
     if action not in STAFF_ACTIONS:
         raise Http404

@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 
 from accounts import audit
 from accounts.models import Role, User
-from accounts.policies import AgeBand
+from accounts.policies import AgeBand, working_days_after
 from companion.models import (SAFETY_CATEGORIES, Author, Character, Complaint, ComplaintCategory, ComplaintKind,
                               ComplaintOutcome, ComplaintStatus, ComplaintTarget, Message, MinorDataAccess,
                               Sanction)
@@ -55,13 +55,7 @@ class ComplaintRefused(Refused):
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     """`days` working days (Monday to Friday, in the service's time zone) after `start`, same clock
     time. Public holidays are not modelled: the deadline is never later than the law's."""
-    moment = timezone.localtime(start)
-    added = 0
-    while added < days:
-        moment += dt.timedelta(days=1)
-        if moment.weekday() < 5:
-            added += 1
-    return moment
+    return working_days_after(timezone.localtime(start), days)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from accounts.models import AgeCue, AgeCueKind, AppealStatus, AuditEvent, MinorM
 from accounts.policies import AgeBand
 from accounts.selectors import usernames
 from companion import minors_audit
-from companion.complaints import may_handle_complaints, may_read_complaints
-from companion.staff_pages import compliance_gate
+from companion.staff_pages import officer_gate
 
 PAGE_SIZE = 50
 REFUSALS = {
@@ -71,13 +70,9 @@ def minor_mode_page(request):
         "pending": any(item.status == AppealStatus.PENDING for item in appeals)})
 
 
-def _staff(request, *, write: bool):
-    return compliance_gate(request, write=write, may_write=may_handle_complaints, may_read=may_read_complaints)
-
-
 @require_GET
 def staff_list(request):
-    if (refused := _staff(request, write=False)) is not None:
+    if (refused := officer_gate(request, write=False)) is not None:
         return refused
     now = timezone.now()
     queue = (MinorModeAppeal.objects.select_related("user", "decided_by")
@@ -93,7 +88,7 @@ def staff_list(request):
 
 @require_GET
 def staff_detail(request, public_id):
-    if (refused := _staff(request, write=False)) is not None:
+    if (refused := officer_gate(request, write=False)) is not None:
         return refused
     appeal = MinorModeAppeal.objects.select_related("user", "decided_by").filter(public_id=public_id).first()
     if appeal is None:
@@ -115,7 +110,7 @@ def staff_detail(request, public_id):
 
 @require_POST
 def staff_decide(request, public_id):
-    if (refused := _staff(request, write=True)) is not None:
+    if (refused := officer_gate(request, write=True)) is not None:
         return refused
     if not MinorModeAppeal.objects.filter(public_id=public_id).exists():
         raise Http404
@@ -141,7 +136,7 @@ def staff_decide(request, public_id):
 @require_http_methods(["GET", "POST"])
 def minors_audit_page(request):
     """The audit due now (last year's): its state, the evidence pack as it stands, the sign-off."""
-    if (refused := _staff(request, write=request.method == "POST")) is not None:
+    if (refused := officer_gate(request, write=request.method == "POST")) is not None:
         return refused
     status = minors_audit.audit_status()
     if request.method == "POST":

@@ -5,6 +5,8 @@ from collections.abc import Callable
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
+from companion.complaints import may_handle_complaints, may_read_complaints
+
 
 def compliance_gate(request, *, write: bool, may_write: Callable, may_read: Callable):
     """None when the request may go on, having set what the compliance layout shows
@@ -17,3 +19,9 @@ def compliance_gate(request, *, write: bool, may_write: Callable, may_read: Call
     request.can_edit = may_write(request.user)
     request.can_read_audit = True  # compliance officers and regulators, the same two roles
     return None
+
+
+def officer_gate(request, *, write: bool):
+    """`compliance_gate` for pages compliance officers act on and regulators read (complaints, minor
+    mode appeals, the minors' audit, impact assessments)."""
+    return compliance_gate(request, write=write, may_write=may_handle_complaints, may_read=may_read_complaints)

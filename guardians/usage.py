@@ -11,7 +11,6 @@ confined to this one module (docs/decisions.md D-36). Sections: pure date maths,
 import datetime as dt
 from dataclasses import dataclass
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +23,7 @@ from accounts.models import User
 from companion.models import (Author, CrisisCase, DailyUsage, LedgerEntry, LedgerKind, Message, Reminder,
                               ReminderKind)
 from companion.privacy import PrivacyRefused, delete_all_conversations
+from companion.time_limits import BEIJING
 from companion.wallet import format_yuan
 from guardians import tasks
 from guardians.models import Channel, Contact, ContactKind, Notification
@@ -31,7 +31,6 @@ from guardians.selectors import ContactNotFound, access_ward_by_id
 from guardians.services import display_name
 from guardians.texts import level_label, weekly_summary
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 RISK_LEVELS = ("distress", "high_risk", "crisis")
 # Pop-ups that stopped or paused the minor's use; the AI disclosure shown at every start is not one.
 LIMIT_REMINDERS = (ReminderKind.TIME_LIMIT, ReminderKind.CURFEW, ReminderKind.CONTINUOUS_USE, ReminderKind.BREAK,

@@ -9,7 +9,8 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts.models import AgeCue, AppealStatus, AuditEvent, IdCheck, MinorModeAppeal, Role, User
-from accounts.policies import add_working_days, cues_switch, id_check, resident_id_birth_date
+from accounts.policies import (add_working_days, cues_switch, id_check, resident_id_birth_date,
+                               resident_id_check_character)
 from companion.models import Author, Message
 from companion.time_limits import daily_limit_minutes
 from moderation.age_cues import age_cues
@@ -22,8 +23,7 @@ BIRTH_1990 = dt.date(1990, 3, 7)
 
 def valid_id(birth: dt.date, area: str = "110105", sequence: str = "001") -> str:
     body = f"{area}{birth:%Y%m%d}{sequence}"
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    return body + resident_id_check_character(body)
 
 
 # --- pure ------------------------------------------------------------------------------------------
