@@ -23,7 +23,7 @@ from companion.protocol import FrameError
 from companion.replies import stream_reply
 from companion.selectors import CharacterBlocked, CharacterUnavailable, ConversationNotFound
 from companion.services import (MessageRefused, ReminderNotFound, UsageLocked, acknowledge_reminder, exit_chat,
-                                open_chat, post_user_message, record_activity)
+                                KnownHistory, open_chat, post_user_message, record_activity)
 from companion.time_limits import LOCK_KINDS, current_lock
 from guardians.selectors import chat_gate
 
@@ -52,6 +52,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     last_heartbeat = 0.0
     closing = False
     restricted = False  # CN-CRI-09 `restrict`: no AI text; kept current by `chat.sanction` events
+    # The conversation's latest messages as this socket last stored or saw them (services.KnownHistory);
+    # None after another tab or an operator added one, so the next message reads them from the database.
+    known: KnownHistory | None = None
 
     async def connect(self):
         self.user = self.scope["user"]
@@ -102,6 +105,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.closed("blocked"))
             return await self.close(code=4403)
         self.conversation = opening.conversation
+        history = opening.history[-settings.COMPANION_PROMPT_HISTORY_TURNS:]
+        self.known = KnownHistory(through=history[-1].pk if history else None, messages=tuple(history))
         self.group = broadcast.conversation_group(self.conversation.pk)
         self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)
@@ -195,11 +200,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             posted = await in_db_thread(post_user_message)(
                 user=self.user, conversation_id=self.conversation.pk, text=text, client_id=client_id,
-                language=self.language)
+                language=self.language, known=self.known)
         except UsageLocked:  # CN-MIN-10: raced the close; not stored, never reaches the model
             return await self.send_reminders(
                 await in_db_thread(record_activity)(user=self.user, language=self.language))
         await self.send_json(protocol.message_ack(posted.message))
+        self.known = posted.history
         if not posted.created:
             return
         self.recent_messages.append(now)
@@ -214,6 +220,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if posted.reply is not None:
             self.streaming = True
             self.generation = asyncio.create_task(self.generate(posted.reply))
+            await asyncio.sleep(0)  # the reply's first clause goes out before the relays to other tabs
         await self.send_reminders(posted.reminders)
         await self.relay(protocol.sync([posted.message], self.language))
         if posted.exit_confirmation is not None:
@@ -244,10 +251,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             start_sla_timer(notice.case_id, notice.sla_seconds)
 
     async def generate(self, job):
+        window = self.known
         try:
             finished = await stream_reply(job, self.send_stream_frame, language=self.language)
         finally:
             self.streaming = False
+        if window is not None and self.known is window:  # nothing stored elsewhere meanwhile
+            self.known = window.extended(finished.message)
         await self.relay(protocol.sync([finished.message], self.language))
         if not self.closing:
             await self.send_reminders(finished.reminders)  # streaming counts as use
@@ -310,6 +320,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_relay(self, event):
         if event["origin"] != self.channel_name and not self.closing:
+            self.known = None  # another tab stored a message
             await self.send_json(event["frame"])
 
     async def chat_reminder(self, event):
@@ -319,6 +330,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def chat_messages(self, event):
         """Stored operator and system messages, from a console or another tab."""
         if event.get("origin") != self.channel_name and not self.closing:
+            self.known = None
             for record in event["records"]:
                 for frame in protocol.record_frames(record, self.language):
                     await self.send_json(frame)

@@ -55,7 +55,7 @@ async def stream_reply(job: ReplyJob, send: Send, *, language: str) -> FinishedR
         await release(screen.finish())
     # What is stored is exactly what the user was shown, so the AIGC HMAC covers the shown text.
     save = in_db_thread(finish_reply)(reply_id=job.reply_id, text="".join(parts), status=status,
-                                                flags=screen.flags, language=language)
+                                      flags=screen.flags, language=language, user=job.user)
     finished = await asyncio.shield(save)
     reply = finished.message
     if failure is not None:

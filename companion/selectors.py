@@ -53,8 +53,9 @@ def access_character_by_slug(user: User, slug: str) -> Character:
     return character
 
 
-def access_conversation_by_id(user: User, conversation_id: int, *, lock: bool = False) -> Conversation:
-    queryset = Conversation.objects.select_related("character")
+def access_conversation_by_id(user: User, conversation_id: int, *, lock: bool = False,
+                              annotate: dict | None = None) -> Conversation:
+    queryset = Conversation.objects.select_related("character").annotate(**(annotate or {}))
     if lock:
         queryset = queryset.select_for_update(of=("self",))
     try:

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -72,6 +73,25 @@ class ReplyJob:
     request: llm.ReplyRequest
     region: str = "CN"  # the user's region: which help line a replaced sentence names
     minor: bool = False  # CN-MIN-12: minor mode's stricter outbound screen
+    user: User | None = None  # who asked; finish_reply records their use without reading them again
+
+
+@dataclass(frozen=True)
+class KnownHistory:
+    """What a chat socket already holds of its conversation: the latest messages, oldest first, that
+    the prompt and the risk screen read, complete up to the message with id `through`. While no message
+    was added since (an indexed lookup in the same query as the conversation's lock tells), the next
+    message uses it instead of reading and decrypting the window again."""
+    through: int | None
+    messages: tuple[Message, ...]
+
+    def valid_for(self, latest_id: int | None) -> bool:
+        return self.through == latest_id
+
+    def extended(self, *messages: Message) -> "KnownHistory":
+        """With `messages` (stored after `through`, in id order) appended."""
+        window = (*self.messages, *messages)[-settings.COMPANION_PROMPT_HISTORY_TURNS:]
+        return KnownHistory(through=messages[-1].pk if messages else self.through, messages=window)
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,9 @@ class PostedMessage:
     reminders: tuple[Reminder, ...] = ()  # pop-ups the message itself made due (dependence)
     crisis: CrisisNotice | None = None  # what the risk screen asks the chat to show and broadcast
     refusal: Message | None = None  # a fixed system reply instead of the model's (CN-CON-01, CN-CON-04)
+    # The window after this message, for the next one; None when unknown. With a reply planned it runs
+    # up to the message before the reply: the caller extends it with the finished reply.
+    history: KnownHistory | None = None
 
 
 @transaction.atomic(durable=True)
@@ -199,14 +222,15 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
-@transaction.atomic(durable=True)
-def post_user_message(*, user: User, conversation_id: int, text: str, client_id: str,
-                      language: str) -> PostedMessage:
+def post_user_message(*, user: User, conversation_id: int, text: str, client_id: str, language: str,
+                      known: KnownHistory | None = None) -> PostedMessage:
     """Store a user message once per client_id; plan the AI reply or the exit.
 
     An exit keyword (CN-USE-04) stores a fixed confirmation instead of planning a reply, so the
     model is never called. In `waiting` and `human` modes no reply is planned (BX-03). The
     message counts as use (CN-USE-01) and may make reminders due, returned in `reminders`.
+    `known` is the window the caller kept from its last message (`PostedMessage.history`); it is
+    used only if no message was added since.
     """
     text = clean_text(text)
     if not text:
@@ -217,16 +241,39 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     if not client_id or len(client_id) > MAX_CLIENT_ID:
         raise MessageRefused("bad_client_id", gettext("client_id must be 1 to %(limit)d characters.")
                              % {"limit": MAX_CLIENT_ID})
-    conversation = access_conversation_by_id(user, conversation_id, lock=True)
-    existing = conversation.messages.filter(client_id=client_id).first()
-    if existing is not None:
+    try:
+        return _store_user_message(user=user, conversation_id=conversation_id, text=text, client_id=client_id,
+                                   language=language, known=known)
+    except IntegrityError:
+        # A resend after reconnect (contracts §5): the unique (conversation, client_id) index refused the
+        # second copy and the transaction rolled back whole. Cheaper than looking for it before every message.
+        existing = _stored_with_client_id(user=user, conversation_id=conversation_id, client_id=client_id)
+        if existing is None:
+            raise
         return PostedMessage(message=existing, created=False)
+
+
+@transaction.atomic(durable=True)
+def _stored_with_client_id(*, user: User, conversation_id: int, client_id: str) -> Message | None:
+    conversation = access_conversation_by_id(user, conversation_id)
+    return conversation.messages.filter(client_id=client_id).first()
+
+
+@transaction.atomic(durable=True)
+def _store_user_message(*, user: User, conversation_id: int, text: str, client_id: str, language: str,
+                        known: KnownHistory | None) -> PostedMessage:
+    latest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id").values("id")[:1]
+    conversation = access_conversation_by_id(user, conversation_id, lock=True,
+                                             annotate={"latest_message_id": Subquery(latest)})
     # CN-MIN-10: a message racing the close of a locked minor's sockets is refused, never stored or answered.
     if (lock := current_lock(user, timezone.now())) is not None:
         raise UsageLocked(lock.reason)
+    if known is None or not known.valid_for(conversation.latest_message_id):
+        history = conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS)
+        known = KnownHistory(through=history[-1].pk if history else None, messages=tuple(history))
+    history = list(known.messages)
     # CN-CRI-01, CN-CON-02: every message is screened, with the user's recent messages as context,
     # and its verdict stored with it, before any model call.
-    history = conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS)
     recent = tuple(past.text for past in history if past.author == Author.USER)[-SCREENING_CONTEXT:]
     verdict = screen(ScreeningInput(text=text, direction="inbound", language=language, history=recent))
     message = Message.objects.create(conversation=conversation, author=Author.USER, text=text, client_id=client_id,
@@ -251,6 +298,7 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
             refusal = Message.objects.create(conversation=conversation, author=Author.SYSTEM, text=minor_mode_text()
                                              if switched else gettext(
                 "I can't continue with that topic. Let's talk about something else."))
+    stored = [message] + [extra for extra in (crisis and crisis.safety_message, refusal) if extra is not None]
     wants_reply = conversation.mode == Mode.AI and not (crisis and crisis.stop_ai) and refusal is None
     reply = (_plan_reply(conversation, user, message, history, support=verdict.level == "distress")
              if wants_reply else None)
@@ -259,7 +307,7 @@ def post_user_message(*, user: User, conversation_id: int, text: str, client_id:
     if "dependence" in verdict.categories and (reminder := _dependence_reminder(user, language)) is not None:
         reminders.append(reminder)
     return PostedMessage(message=message, created=True, reply=reply, reminders=tuple(reminders), crisis=crisis,
-                         refusal=refusal)
+                         refusal=refusal, history=known.extended(*sorted(stored, key=lambda row: row.pk)))
 
 
 def refused_topic(verdict: Verdict, user: User, text: str = "") -> bool:
@@ -307,7 +355,7 @@ def _plan_reply(conversation: Conversation, user: User, message: Message, histor
                                persona=character.persona_for(language), language=language, history=turns,
                                support=support)
     return ReplyJob(reply_id=reply.pk, produce_id=str(reply.public_id), language=language, request=request,
-                    region=user.region, minor=user.is_minor)
+                    region=user.region, minor=user.is_minor, user=user)
 
 
 @dataclass(frozen=True)
@@ -318,21 +366,23 @@ class FinishedReply:
 
 @transaction.atomic(durable=True)
 def finish_reply(*, reply_id: int, text: str, status: str, flags: list[list[str]] = (),
-                 language: str = "zh-hans") -> FinishedReply:
+                 language: str = "zh-hans", user: User | None = None) -> FinishedReply:
     """Store the streamed text with its implicit AIGC label (CN-DIS-05) and the categories of
     clauses the outbound screen replaced (never their text). Reading a streamed reply counts as
-    use (CN-USE-01): reminders it made due are returned. Idempotent."""
-    reply = Message.objects.select_related("conversation__user").select_for_update(of=("self",)).get(pk=reply_id)
+    use (CN-USE-01): reminders it made due are returned. Idempotent. `user`, the socket's own
+    user, saves reading the owner again; a reply of someone else's conversation ignores it."""
+    reply = Message.objects.select_related("conversation").select_for_update(of=("self",)).get(pk=reply_id)
     if reply.status != MessageStatus.STREAMING:
         return FinishedReply(message=reply, reminders=[])
+    if user is None or user.pk != reply.conversation.user_id:
+        user = User.objects.get(pk=reply.conversation.user_id)
     reply.text = text
     reply.status = status
     reply.completed_at = timezone.now()
     reply.aigc = aigc_metadata(produce_id=str(reply.public_id), text=text, model=reply.model_name)
     reply.screening_flags = list(flags)
     reply.save(update_fields=["text", "status", "completed_at", "aigc", "screening_flags"])
-    return FinishedReply(message=reply, reminders=_record_activity(reply.conversation.user, reply.completed_at,
-                                                                    language))
+    return FinishedReply(message=reply, reminders=_record_activity(user, reply.completed_at, language))
 
 
 @transaction.atomic(durable=True)

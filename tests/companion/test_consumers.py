@@ -284,6 +284,47 @@ async def test_openai_provider_streams_through_the_socket(adult, fake_openai):
     await communicator.disconnect()
 
 
+async def test_prompt_history_stays_whole_across_tabs_and_other_writers(adult, fake_openai):
+    """Each socket keeps the conversation's latest messages between its own messages (a read and
+    decryption fewer per message), but the prompt and the risk screen must still see every message:
+    one sent from another tab, and one stored by another process whose broadcast never came."""
+    fake_openai.default = Script(chunks=["Sure."])
+    tab_a, _, _ = await join(adult)
+    tab_b, _, _ = await join(adult)
+
+    def prompt(index):
+        return [(m["role"], m["content"]) for m in fake_openai.requests[index]["body"]["messages"][1:]]
+
+    await send_message(tab_a, "one from A", client_id="a1")
+    await frames_until(tab_a, "message_end")
+    await send_message(tab_a, "two from A", client_id="a2")
+    await frames_until(tab_a, "message_end")
+    assert prompt(1) == [("user", "one from A"), ("assistant", "Sure."), ("user", "two from A")]
+    await frames_until(tab_b, "sync")  # tab B hears of A's messages
+    await send_message(tab_b, "three from B", client_id="b1")
+    await frames_until(tab_b, "message_end")
+    assert prompt(2) == [("user", "one from A"), ("assistant", "Sure."), ("user", "two from A"),
+                         ("assistant", "Sure."), ("user", "three from B")]
+    for _ in range(2):  # B's message and B's reply reach tab A
+        assert (await frames_until(tab_a, "sync"))[-1]["messages"][0]["text"] in ("three from B", "Sure.")
+    await send_message(tab_a, "four from A", client_id="a3")
+    await frames_until(tab_a, "message_end")
+    assert prompt(3)[-3:] == [("user", "three from B"), ("assistant", "Sure."), ("user", "four from A")]
+    conversation = await database_sync_to_async(Conversation.objects.get)(user=adult)
+    await database_sync_to_async(Message.objects.create)(conversation=conversation, author=Author.OPERATOR,
+                                                         text="an operator wrote this")
+    await send_message(tab_a, "five from A", client_id="a4")
+    await frames_until(tab_a, "message_end")
+    assert prompt(4)[-4:] == [("user", "four from A"), ("assistant", "Sure."),
+                              ("assistant", "an operator wrote this"), ("user", "five from A")]
+    await send_message(tab_a, "six from A", client_id="a5")
+    await frames_until(tab_a, "message_end")
+    assert prompt(5)[-3:] == [("user", "five from A"), ("assistant", "Sure."), ("user", "six from A")]
+    assert prompt(5)[:-2] == prompt(4)[len(prompt(4)) - len(prompt(5)) + 2:]
+    await tab_a.disconnect()
+    await tab_b.disconnect()
+
+
 async def test_model_failure_gives_an_error_frame_and_a_failed_reply(adult, fake_openai):
     fake_openai.scripts.append(Script(status=500))
     communicator, _, _ = await join(adult)
