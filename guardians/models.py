@@ -118,6 +118,7 @@ class Reason(models.TextChoices):
     INVITATION = "invitation", _("Named as a contact")
     CODE = "code", _("New confirmation code")
     REPLACED = "replaced", _("No longer a contact")
+    SUMMARY = "summary", _("Weekly usage summary")  # CN-MIN-08: a report, not a safety notice
 
 
 SAFETY_REASONS = (Reason.DETECTED, Reason.UNCLAIMED)

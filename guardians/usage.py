@@ -26,7 +26,7 @@ from companion.privacy import PrivacyRefused, delete_all_conversations
 from companion.time_limits import BEIJING
 from companion.wallet import format_yuan
 from guardians import tasks
-from guardians.models import Channel, Contact, ContactKind, Notification
+from guardians.models import Channel, Contact, ContactKind, Notification, Reason
 from guardians.selectors import ContactNotFound, access_ward_by_id
 from guardians.services import display_name
 from guardians.texts import level_label, weekly_summary
@@ -35,7 +35,6 @@ RISK_LEVELS = ("distress", "high_risk", "crisis")
 # Pop-ups that stopped or paused the minor's use; the AI disclosure shown at every start is not one.
 LIMIT_REMINDERS = (ReminderKind.TIME_LIMIT, ReminderKind.CURFEW, ReminderKind.CONTINUOUS_USE, ReminderKind.BREAK,
                    ReminderKind.DEPENDENCE)
-SUMMARY_REASON = "summary"  # Notification.reason of the weekly email: not a safety notice (minors_audit)
 BAR_MAX = 300  # chart bar length of the largest value, in SVG user units
 
 __all__ = ["ContactNotFound", "PrivacyRefused"]
@@ -249,7 +248,7 @@ def queue_weekly_summary(*, contact_id: int, today: dt.date) -> Notification | N
                           link=settings.COMPANION_SITE_URL.rstrip("/") + usage_path(contact),
                           language=contact.language)
     notification = Notification.objects.create(
-        event_key=key, user=contact.user, contact=contact, channel=Channel.EMAIL, level="", reason=SUMMARY_REASON,
+        event_key=key, user=contact.user, contact=contact, channel=Channel.EMAIL, level="", reason=Reason.SUMMARY,
         address=contact.email, language=contact.language, subject=text.subject, body=text.body)
     transaction.on_commit(partial(tasks.deliver_notification.delay, notification.pk))
     return notification
