@@ -32,6 +32,7 @@ from companion.models import (CaseStatus, CrisisCase, LedgerEntry, LedgerKind, S
                               SpendingStatus, TopUp, TopUpStatus, Wallet)
 from companion.time_limits import BEIJING
 from guardians.models import Contact, ContactKind
+from guardians.selectors import linked_guardian_contact
 
 YUAN = 100  # fen
 
@@ -188,12 +189,6 @@ def in_crisis(user: User) -> bool:
     return CrisisCase.objects.filter(user=user).exclude(status=CaseStatus.RESOLVED).exists()
 
 
-def guardian_contact(user: User) -> Contact | None:
-    """The minor's active guardian contact confirmed by a guardian account, or None."""
-    return (Contact.objects.filter(user=user, kind=ContactKind.GUARDIAN, active=True, account__isnull=False)
-            .select_related("account").first())
-
-
 def minor_caps(user: User, contact: Contact | None) -> tuple[bool, Caps]:
     """(purchases enabled by the guardian, the caps in force) for a minor."""
     control = SpendingControl.objects.filter(contact=contact).first() if contact is not None else None
@@ -232,7 +227,7 @@ def wallet_summary(user: User, *, now: dt.datetime | None = None, history: int =
     day, month = period_starts(now or timezone.now())
     caps, enabled = None, True
     if user.is_minor:
-        enabled, caps = minor_caps(user, guardian_contact(user))
+        enabled, caps = minor_caps(user, linked_guardian_contact(user))
     return Summary(wallet=wallet, month_spent=_total(wallet, LedgerKind.PURCHASE, month),
                    today_spent=_total(wallet, LedgerKind.PURCHASE, day),
                    entries=_entries(wallet)[:history],
@@ -264,7 +259,7 @@ def _lock_wallet(user: User) -> Wallet:
 def _check(user: User, wallet: Wallet, *, amount: int, kind: str, balance: bool, now: dt.datetime) -> None:
     """Raise SpendingRefused unless `user` may spend (or top up) `amount` now. Call under the wallet lock."""
     is_minor = user.is_minor
-    contact = guardian_contact(user) if is_minor else None
+    contact = linked_guardian_contact(user) if is_minor else None
     enabled, caps = minor_caps(user, contact) if is_minor else (True, None)
     day, month = period_starts(now)
     code = spending_refusal(
@@ -319,7 +314,7 @@ def buy_gift(*, user: User, item: str, idempotency_key: str) -> LedgerEntry | Sp
     if request is not None:
         return request
     _check(user, wallet, amount=gift.price_fen, kind=LedgerKind.PURCHASE, balance=True, now=timezone.now())
-    request = SpendingRequest.objects.create(user=user, contact=guardian_contact(user), item=gift.slug,
+    request = SpendingRequest.objects.create(user=user, contact=linked_guardian_contact(user), item=gift.slug,
                                              amount_fen=gift.price_fen, idempotency_key=key)
     audit.record("wallet.purchase_requested", actor=user, subject_type="spending_request", subject_id=request.pk,
                  data={"item": gift.slug, "amount_fen": gift.price_fen})

@@ -46,6 +46,13 @@ def guardian_account(contact: Contact) -> User | None:
     return account if account.is_active else None
 
 
+def linked_guardian_contact(user: User) -> Contact | None:
+    """The minor's active guardian contact whose link a guardian account confirmed (CN-MIN-03), with
+    that account; None while nobody confirmed it. Spending approvals and caps hang on it (CN-MIN-11)."""
+    return (Contact.objects.filter(user=user, kind=ContactKind.GUARDIAN, active=True, account__isnull=False)
+            .select_related("account").first())
+
+
 def wards(guardian: User) -> list[Contact]:
     """The guardian contacts this account confirmed, active ones, with the minor's account."""
     return list(Contact.objects.filter(account=guardian, kind=ContactKind.GUARDIAN, active=True)
