@@ -105,8 +105,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.closed("blocked"))
             return await self.close(code=4403)
         self.conversation = opening.conversation
-        history = opening.history[-settings.COMPANION_PROMPT_HISTORY_TURNS:]
-        self.known = KnownHistory(through=history[-1].pk if history else None, messages=tuple(history))
+        self.known = KnownHistory.of(opening.history)
         self.group = broadcast.conversation_group(self.conversation.pk)
         self.recent_messages = deque(maxlen=settings.COMPANION_MESSAGES_PER_MINUTE)
         self.recent_errors = deque(maxlen=settings.COMPANION_ERRORS_BEFORE_CLOSE)

@@ -85,6 +85,12 @@ class KnownHistory:
     through: int | None
     messages: tuple[Message, ...]
 
+    @classmethod
+    def of(cls, messages) -> "KnownHistory":
+        """The window of `messages` (the conversation's latest, oldest first, none missing at the end)."""
+        window = tuple(messages)[-settings.COMPANION_PROMPT_HISTORY_TURNS:]
+        return cls(through=window[-1].pk if window else None, messages=window)
+
     def valid_for(self, latest_id: int | None) -> bool:
         return self.through == latest_id
 
@@ -269,8 +275,7 @@ def _store_user_message(*, user: User, conversation_id: int, text: str, client_i
     if (lock := current_lock(user, timezone.now())) is not None:
         raise UsageLocked(lock.reason)
     if known is None or not known.valid_for(conversation.latest_message_id):
-        history = conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS)
-        known = KnownHistory(through=history[-1].pk if history else None, messages=tuple(history))
+        known = KnownHistory.of(conversation_history(conversation, limit=settings.COMPANION_PROMPT_HISTORY_TURNS))
     history = list(known.messages)
     # CN-CRI-01, CN-CON-02: every message is screened, with the user's recent messages as context,
     # and its verdict stored with it, before any model call.
